@@ -1,0 +1,3 @@
+"""vmstack embedded service: lab device scheduler + inventory API."""
+
+__version__ = "0.1.0"

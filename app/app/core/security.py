@@ -1,0 +1,104 @@
+"""Password hashing (argon2) and JWT access/refresh tokens."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from app.core.db import utcnow
+
+ALGORITHM = "HS256"
+TokenType = Literal["access", "refresh"]
+
+_hasher = PasswordHasher()
+# A valid hash of a random password: verifying against it keeps the login timing of
+# unknown e-mails close to that of known ones.
+_DUMMY_HASH = _hasher.hash(uuid.uuid4().hex)
+
+
+def set_password_hasher(hasher: PasswordHasher) -> None:
+    """Swap the hasher (tests use cheap parameters)."""
+    global _hasher, _DUMMY_HASH  # noqa: PLW0603
+    _hasher = hasher
+    _DUMMY_HASH = hasher.hash(uuid.uuid4().hex)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    jti: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    subject: int
+    jti: str
+    type: TokenType
+    expires_at: datetime
+
+
+class InvalidToken(Exception):
+    pass
+
+
+def create_token(
+    *,
+    subject: int,
+    token_type: TokenType,
+    ttl_seconds: int,
+    key: str,
+    extra: dict[str, Any] | None = None,
+) -> IssuedToken:
+    now = utcnow()
+    expires = now + timedelta(seconds=ttl_seconds)
+    jti = uuid.uuid4().hex
+    claims: dict[str, Any] = {
+        "sub": str(subject),
+        "type": token_type,
+        "jti": jti,
+        "iat": int(now.timestamp()),
+        "exp": int(expires.timestamp()),
+        **(extra or {}),
+    }
+    return IssuedToken(
+        token=jwt.encode(claims, key, algorithm=ALGORITHM), jti=jti, expires_at=expires
+    )
+
+
+def decode_token(token: str, *, key: str, expected_type: TokenType) -> TokenClaims:
+    try:
+        claims = jwt.decode(
+            token, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "jti", "type"]}
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(str(exc)) from None
+    if claims.get("type") != expected_type:
+        raise InvalidToken("wrong token type")
+    try:
+        subject = int(claims["sub"])
+    except (TypeError, ValueError):
+        raise InvalidToken("bad subject") from None
+    return TokenClaims(
+        subject=subject,
+        jti=str(claims["jti"]),
+        type=expected_type,
+        expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=utcnow().tzinfo),
+    )

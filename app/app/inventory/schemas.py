@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.core.schemas import MAX_DB_INT, Code, DbId, Name, ShortText
+
+Quantity = Annotated[int, Field(ge=0, le=MAX_DB_INT)]
+
+
+class ItemCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    sku: Code
+    quantity: Quantity = 0
+    location: ShortText = ""
+    device_type_id: DbId | None = None
+
+
+class ItemUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    sku: Code | None = None
+    quantity: Quantity | None = None
+    location: ShortText | None = None
+    device_type_id: DbId | None = None
+
+
+class ItemRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    sku: str
+    quantity: int
+    location: str
+    device_type_id: int | None
+    created_at: datetime
+    updated_at: datetime

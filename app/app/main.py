@@ -1,0 +1,99 @@
+"""ASGI application factory; ``app.main:app`` is what uvicorn serves."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app import __version__
+from app.api import include_routers
+from app.core.config import Settings, SettingsError, get_settings
+from app.core.db import Database
+from app.core.errors import install_error_handlers
+from app.core.logging import configure_logging
+from app.core.middleware import RequestContextMiddleware
+from app.core.ratelimit import SlidingWindowLimiter
+
+logger = logging.getLogger("app")
+
+
+def _startup_checks(settings: Settings) -> None:
+    if settings.secret_key_ephemeral:
+        logger.warning(
+            "SECRET_KEY is not set: using an ephemeral key (development only); "
+            "tokens will not survive a restart"
+        )
+    if settings.is_development and settings.is_sqlite:
+        # Zero-configuration development: bring the local SQLite file to head.
+        from app import migrations
+
+        migrations.upgrade(settings.database_url)
+
+
+def create_app(settings: Settings | None = None, *, run_startup: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if run_startup:
+            _startup_checks(settings)
+        logger.info(
+            "service started",
+            extra={"release": settings.release_id, "environment": settings.environment.value},
+        )
+        yield
+        app.state.db.dispose()
+        logger.info("service stopped")
+
+    app = FastAPI(
+        title="vmstack lab scheduler",
+        version=__version__,
+        summary="Lab device scheduler and inventory API",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = Database(settings.database_url)
+    count, period = settings.login_rate
+    app.state.login_limiter = SlidingWindowLimiter(limit=count, period_seconds=period)
+
+    install_error_handlers(app)
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+
+    include_routers(app)
+    return app
+
+
+def _build_default_app() -> FastAPI:
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        print(f"vmstack-app: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    configure_logging(settings.log_level)
+    return create_app(settings)
+
+
+def __getattr__(name: str) -> FastAPI:
+    # ``app`` is built on first access (``uvicorn app.main:app``), so importing this module
+    # (tests, tools) has no side effects.
+    if name == "app":
+        application = _build_default_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(name)

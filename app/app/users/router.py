@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.auth.dependencies import AdminUser
+from app.core.config import API_V1_STR
+from app.core.db import SessionDep
+from app.core.errors import ERROR_RESPONSES
+from app.core.pagination import Page, PageDep
+from app.core.schemas import NO_NUL, IdPath
+from app.users import service
+from app.users.models import User
+from app.users.schemas import Role, UserCreate, UserRead, UserUpdate
+
+router = APIRouter(prefix=f"{API_V1_STR}/users", tags=["users"], responses=ERROR_RESPONSES)
+
+
+@router.get("", response_model=Page[UserRead])
+def list_users(
+    _: AdminUser,
+    session: SessionDep,
+    page: PageDep,
+    q: Annotated[
+        str | None, Query(max_length=200, pattern=NO_NUL, description="Search e-mail/name")
+    ] = None,
+    role: Role | None = None,
+) -> Page[UserRead]:
+    rows, total = service.list_users(session, q=q, role=role, limit=page.limit, offset=page.offset)
+    return Page[UserRead](
+        items=[UserRead.model_validate(r) for r in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post("", response_model=UserRead, status_code=status.HTTP_201_CREATED)
+def create_user(body: UserCreate, _: AdminUser, session: SessionDep) -> User:
+    return service.create(session, data=body)
+
+
+@router.get("/{user_id}", response_model=UserRead)
+def get_user(user_id: IdPath, _: AdminUser, session: SessionDep) -> User:
+    return service.get(session, user_id=user_id)
+
+
+@router.patch("/{user_id}", response_model=UserRead)
+def update_user(user_id: IdPath, body: UserUpdate, actor: AdminUser, session: SessionDep) -> User:
+    user = service.get(session, user_id=user_id)
+    return service.update(session, user=user, data=body, actor=actor)
+
+
+@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_user(user_id: IdPath, actor: AdminUser, session: SessionDep) -> Response:
+    user = service.get(session, user_id=user_id)
+    service.delete(session, user=user, actor=actor)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
