@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Builds the rig's images locally from Debian packages: no registry is needed.
+#
+#   rig/images.sh [debian|systemd|python|postgres|nginx|all]...
+#
+#   vmstack-rig/debian:SUITE   debootstrap minbase, imported (cached by recipe hash)
+#   vmstack-rig/systemd:SUITE  systemd instance for Molecule and the demo target
+#   vmstack-rig/python:SUITE   stand-in for python:3.12-slim (the app's BASE_IMAGE)
+#   vmstack-rig/postgres:SUITE stand-in for postgres:17 (same env/PGDATA/port contract)
+#   vmstack-rig/nginx:SUITE    stand-in for nginx:stable (same conf.d layout)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+build_debian() {
+  local name="${RIG_PREFIX}/debian:${RIG_SUITE}" recipe hash rootfs
+  recipe="${RIG_DIR}/images/debian/recipe.env"
+  hash="$(printf '%s %s %s\n' "${RIG_SUITE}" "${RIG_MIRROR}" "$(recipe_hash "${recipe}" "${BASH_SOURCE[0]}")" | sha256sum | cut -c1-16)"
+  if [[ "$(image_label "${name}" vmstack.rig.recipe)" == "${hash}" ]]; then
+    log "${name} is current (recipe ${hash})"
+    return 0
+  fi
+  [[ ${EUID} -eq 0 ]] || die "building ${name} needs root (debootstrap)"
+  if ! command -v debootstrap >/dev/null 2>&1; then
+    log "installing debootstrap"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+  fi
+  # shellcheck source=/dev/null
+  source "${recipe}"
+  rootfs="${RIG_CACHE}/rootfs-${RIG_SUITE}-${hash}"
+  rm -rf "${rootfs}"
+  mkdir -p "${rootfs}"
+  log "debootstrap ${RIG_SUITE} (${DEBOOTSTRAP_VARIANT}) into ${rootfs}"
+  local t0=${SECONDS}
+  debootstrap --variant="${DEBOOTSTRAP_VARIANT}" --include="${DEBOOTSTRAP_INCLUDE}" \
+    "${RIG_SUITE}" "${rootfs}" "${RIG_MIRROR}" >"${RIG_CACHE}/debootstrap.log" 2>&1 \
+    || { tail -20 "${RIG_CACHE}/debootstrap.log" >&2; die "debootstrap failed"; }
+  # apt inside the image: the same mirror, and no Valid-Until check (snapshot mirrors need that).
+  rm -f "${rootfs}/etc/apt/sources.list"
+  cat >"${rootfs}/etc/apt/sources.list.d/debian.sources" <<SOURCES
+Types: deb
+URIs: ${RIG_MIRROR}
+Suites: ${RIG_SUITE} ${RIG_SUITE}-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
+  cat >"${rootfs}/etc/apt/apt.conf.d/99vmstack-rig" <<'APTCONF'
+Acquire::Check-Valid-Until "false";
+APT::Install-Recommends "false";
+APT::Install-Suggests "false";
+APTCONF
+  # Drop the package cache and make images reproducible-ish.
+  rm -rf "${rootfs}"/var/cache/apt/archives/*.deb "${rootfs}"/var/lib/apt/lists/*
+  : >"${rootfs}/etc/machine-id"
+  log "importing ${name}"
+  tar --numeric-owner --xattrs -C "${rootfs}" -c . \
+    | docker import --change "LABEL vmstack.rig.recipe=${hash}" --change 'CMD ["/bin/bash"]' - "${name}" >/dev/null
+  rm -rf "${rootfs}"
+  log "${name} built in $((SECONDS - t0)) s"
+}
+
+build_dockerfile() {
+  local what="$1" name="${RIG_PREFIX}/$1:${RIG_SUITE}" t0=${SECONDS}
+  log "building ${name}"
+  docker build --quiet --build-arg "BASE=${RIG_PREFIX}/debian:${RIG_SUITE}" \
+    -t "${name}" "${RIG_DIR}/images/${what}" >/dev/null
+  log "${name} ready in $((SECONDS - t0)) s"
+}
+
+main() {
+  local targets=("$@")
+  [[ ${#targets[@]} -gt 0 ]] || targets=(all)
+  [[ " ${targets[*]} " == *" all "* ]] && targets=(systemd python postgres nginx)
+  "${RIG_DIR}/ensure-docker.sh"
+  mkdir -p "${RIG_CACHE}"
+  build_debian
+  local t
+  for t in "${targets[@]}"; do
+    case "${t}" in
+      debian) ;;
+      systemd|python|postgres|nginx) build_dockerfile "${t}" ;;
+      *) die "unknown image '${t}' (debian, systemd, python, postgres, nginx, all)" ;;
+    esac
+  done
+}
+
+main "$@"
