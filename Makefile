@@ -1,0 +1,85 @@
+# vmstack — the two commands are `make demo` and `make test`; `make help` lists the rest.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PYTHON ?= python3
+SCENARIO ?= default
+ENV ?= local
+# Scenarios `make test` runs, in order.
+MOLECULE_SCENARIOS ?= docker default
+
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_FORCE_COLOR ?= false
+export PY_COLORS ?= 0
+export NO_COLOR ?= 1
+
+STAMP := $(VENV)/.vmstack-setup
+
+.PHONY: help setup rig lint build test test-unit test-app test-molecule demo demo-down \
+        vault-edit vault-view bench-app clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo
+	@echo "  Variables: SCENARIO=$(SCENARIO) (test-molecule), ENV=$(ENV) (vault-*), VENV=$(VENV)"
+
+$(STAMP): pyproject.toml app/pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "python3 is required"; exit 1; }
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV) || { \
+	  echo "python3 -m venv failed: on Debian/Ubuntu install python3-venv"; exit 1; }
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet '.[dev]'
+	$(VENV)/bin/pip install --quiet -e 'app[dev]'
+	@touch $@
+
+setup: $(STAMP) ## Create the virtualenv with the pinned tooling (idempotent)
+
+rig: ## Start Docker if needed and build the rig's local images (cached by recipe)
+	rig/images.sh all
+
+lint: setup ## yamllint, ansible-lint (production profile), ruff, collection build
+	yamllint --strict .
+	ansible-lint
+	ruff check molecule tests
+	ruff format --check molecule tests
+	$(MAKE) --no-print-directory build
+
+build: setup ## Build the collection tarball into .cache/dist
+	@mkdir -p .cache/dist
+	ansible-galaxy collection build --force --output-path .cache/dist .
+
+test-unit: setup ## Fast checks of role templates and rig scripts (no instance)
+	scripts/pytest-run.sh tests
+
+test-app: setup ## The embedded service: lint, types, tests on SQLite and PostgreSQL, image
+	VENV=$(VENV) bash scripts/test-app.sh
+
+test-molecule: setup rig ## One Molecule scenario: make test-molecule SCENARIO=docker
+	molecule test -s $(SCENARIO)
+
+test: ## Everything: lint, unit, app, every Molecule scenario (prints each phase's time)
+	scripts/test.sh $(MOLECULE_SCENARIOS)
+
+demo: setup rig ## Build a local Debian 13 target, converge site.yml, print the URL
+	scripts/demo.sh up
+
+demo-down: ## Remove the demo target
+	scripts/demo.sh down
+
+vault-edit: setup ## Edit an inventory's vault: make vault-edit ENV=staging
+	ansible-vault edit --vault-id $(ENV)@$(if $(wildcard vault-passwords/$(ENV).txt),vault-passwords/$(ENV).txt,prompt) \
+	  inventories/$(ENV)/group_vars/all/vault.yml
+
+vault-view: setup ## Show an inventory's decrypted vault: make vault-view ENV=local
+	ansible-vault view --vault-id $(ENV)@$(if $(wildcard vault-passwords/$(ENV).txt),vault-passwords/$(ENV).txt,prompt) \
+	  inventories/$(ENV)/group_vars/all/vault.yml
+
+bench-app: setup ## Throughput of the embedded service (requests/s, p50/p99)
+	bench/app_throughput
+
+clean: demo-down ## Remove the virtualenv, caches and rig images
+	rm -rf $(VENV) .cache
+	-docker image rm vmstack-rig/systemd:trixie vmstack-rig/python:trixie \
+	  vmstack-rig/postgres:trixie vmstack-rig/nginx:trixie vmstack-rig/debian:trixie
