@@ -85,7 +85,7 @@ def make_settings(db_url: str, **overrides: Any) -> Settings:
         "cors_origins": "http://localhost:3000",
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture

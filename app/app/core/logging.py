@@ -76,4 +76,6 @@ def configure_logging(level: str) -> None:
 
     logging.config.dictConfig(logging_config(level))
     logging.captureWarnings(True)
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(line_buffering=True)
