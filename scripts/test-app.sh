@@ -65,7 +65,7 @@ ensure_pg() {
     "${psql[@]}" -c "CREATE ROLE $PG_USER LOGIN PASSWORD '$PG_PASSWORD'" >&2
   fi
   local db
-  for db in "$PG_DB" "${PG_DB}_live"; do
+  for db in "$PG_DB" "${PG_DB}_live" "${PG_DB}_bench"; do
     if [ -z "$("${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname='$db'")" ]; then
       "${psql[@]}" -c "CREATE DATABASE $db OWNER $PG_USER" >&2
     fi

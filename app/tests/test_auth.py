@@ -134,3 +134,14 @@ def test_verify_password_edge_cases() -> None:
     assert not security.verify_password("other", h)
     assert not security.verify_password("s3cret-password", None)
     assert not security.verify_password("s3cret-password", "not-a-hash")
+
+
+def test_out_of_range_subject(client: TestClient, settings: Settings) -> None:
+    import jwt
+
+    token = jwt.encode(
+        {"sub": str(2**40), "type": "access", "jti": "1", "exp": int(time.time()) + 60},
+        settings.signing_key,
+        algorithm="HS256",
+    )
+    assert_error(client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}), 401)

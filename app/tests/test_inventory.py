@@ -182,3 +182,38 @@ def test_inventory_rbac_and_404(
     assert_error(client.get(f"{I}/4242", headers=member_h), 404)
     assert_error(client.patch(f"{I}/4242", json={}, headers=admin_h), 404)
     assert_error(client.delete(f"{I}/4242", headers=admin_h), 404)
+
+
+def test_maximum_lengths_fit_the_columns(
+    client: TestClient, admin_h: dict[str, str], member_h: dict[str, str]
+) -> None:
+    """Every schema max_length must fit its column (PostgreSQL enforces varchar(n))."""
+    r = client.post(T, json={"name": "t" * 200, "description": "d" * 5000}, headers=admin_h)
+    assert r.status_code == 201, r.text
+    type_id = r.json()["id"]
+    device = {
+        "name": "n" * 200,
+        "device_type_id": type_id,
+        "serial": "s" * 100,
+        "location": "l" * 200,
+        "notes": "x" * 5000,
+    }
+    assert client.post(D, json=device, headers=admin_h).status_code == 201
+    assert_error(client.post(D, json={**device, "serial": "s" * 101}, headers=admin_h), 422)
+    item = {"name": "n" * 200, "sku": "k" * 100, "location": "l" * 200}
+    assert client.post(I, json=item, headers=admin_h).status_code == 201
+    user = {
+        "email": "u" * 64 + "@" + "d" * 247 + ".example",
+        "password": "p" * 256,
+        "full_name": "f" * 200,
+    }
+    assert client.post("/api/v1/users", json=user, headers=admin_h).status_code == 201
+    assert_error(client.post(T, json={"name": "t" * 201}, headers=admin_h), 422)
+
+
+def test_malformed_body_is_400_envelope(client: TestClient, admin_h: dict[str, str]) -> None:
+    r = client.post(
+        T, content=b"\x16\xff\xfe", headers={**admin_h, "Content-Type": "application/json"}
+    )
+    assert r.status_code in (400, 422)
+    assert_error(r, r.status_code)

@@ -16,6 +16,7 @@ from app.users.schemas import UserRead
 router = APIRouter(prefix=API_V1_STR, tags=["auth"])
 
 _AUTH_ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorEnvelope, "description": "Malformed request body"},
     401: {"model": ErrorEnvelope, "description": "Invalid credentials or token"},
     422: {"model": ErrorEnvelope, "description": "Validation error"},
 }

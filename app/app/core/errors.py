@@ -171,6 +171,7 @@ def install_error_handlers(app: FastAPI) -> None:
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorEnvelope, "description": desc}
     for status, desc in {
+        400: "Malformed request body",
         401: "Not authenticated",
         403: "Not allowed",
         404: "Not found",

@@ -14,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from app.core.db import utcnow
 
 ALGORITHM = "HS256"
+MAX_SUBJECT = 2_147_483_647  # user ids are 32-bit integers
 TokenType = Literal["access", "refresh"]
 
 _hasher = PasswordHasher()
@@ -96,6 +97,8 @@ def decode_token(token: str, *, key: str, expected_type: TokenType) -> TokenClai
         subject = int(claims["sub"])
     except (TypeError, ValueError):
         raise InvalidToken("bad subject") from None
+    if not 1 <= subject <= MAX_SUBJECT:
+        raise InvalidToken("bad subject")
     return TokenClaims(
         subject=subject,
         jti=str(claims["jti"]),
