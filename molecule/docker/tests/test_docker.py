@@ -35,9 +35,7 @@ def test_daemon_json_is_what_the_engine_runs_with(host):
 
 
 def test_container_log_rotation_applies(host, rig_image):
-    cid = host.check_output(
-        "docker run -d --network none %s sleep 30", rig_image
-    )
+    cid = host.check_output("docker run -d --network none %s sleep 30", rig_image)
     try:
         log_config = json.loads(
             host.check_output("docker inspect --format '{{json .HostConfig.LogConfig}}' %s", cid)

@@ -1,0 +1,184 @@
+"""The full stack on one host, checked from inside it and from the controller."""
+
+import json
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+PROJECT = "/opt/vmstack"
+
+
+def _compose_ps(host) -> dict[str, dict]:
+    out = host.check_output(f"docker compose --project-directory {PROJECT} ps --all --format json")
+    rows = [json.loads(line) for line in out.splitlines() if line.strip()]
+    if len(rows) == 1 and isinstance(rows[0], list):
+        rows = rows[0]
+    return {row["Service"]: row for row in rows}
+
+
+def test_every_service_is_running_and_healthy(host):
+    services = _compose_ps(host)
+    assert set(services) == {"db", "app", "nginx"}, services.keys()
+    for name, row in services.items():
+        assert row["State"] == "running", (name, row["State"])
+        assert row["Health"] == "healthy", (name, row["Health"])
+
+
+def test_migrate_left_no_container_behind(host):
+    leftovers = host.check_output(
+        "docker ps -a -q --filter label=com.docker.compose.service=migrate"
+    )
+    assert leftovers == ""
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_health_through_nginx(host, request, scheme, path):
+    api = request.getfixturevalue(scheme)
+    status, body = api.call("GET", path)
+    assert status == 200, body
+
+
+def test_http_redirects_to_https_except_health(http):
+    status, _ = http.call("GET", "/api/v1/devices")
+    assert status == 301
+
+
+def test_version_reports_the_release(https, host):
+    status, body = https.call("GET", "/version")
+    assert status == 200
+    assert body["release"] == "0.1.0"
+    release = json.loads(host.file(f"{PROJECT}/release.json").content_string)
+    assert release["version"] == "0.1.0"
+    assert release["image_id"].startswith("sha256:")
+
+
+def test_security_headers_and_request_id(host):
+    out = host.check_output(
+        "curl -sk -D - -o /dev/null -H 'X-Request-ID: vmstack-test-42' https://127.0.0.1/healthz"
+    ).lower()
+    assert "x-request-id: vmstack-test-42" in out
+    assert "x-content-type-options: nosniff" in out
+    assert "strict-transport-security: max-age=" in out
+    assert "server: nginx\r\n" in out or "server: nginx\n" in out  # no version
+
+
+def test_unknown_api_route_answers_the_json_envelope(https):
+    status, body = https.call("GET", "/api/v1/no-such-thing")
+    assert status == 404
+    assert set(body["error"]) >= {"code", "message", "details", "request_id"}
+
+
+def test_admin_from_the_vault_logs_in_through_nginx(https, admin_token):
+    status, me = https.call("GET", "/api/v1/me", token=admin_token)
+    assert status == 200
+    assert me["email"] == "admin@example.com"
+    assert me["role"] == "admin"
+
+
+def test_wrong_password_is_refused(https):
+    status, body = https.call(
+        "POST", "/api/v1/auth/login", {"email": "admin@example.com", "password": "wrong-password-1"}
+    )
+    assert status == 401
+    assert body["error"]["code"]
+
+
+def test_env_file_is_private(host):
+    for name in (".env", "db.env"):
+        env = host.file(f"{PROJECT}/{name}")
+        assert env.user == "root"
+        assert env.group == "root"
+        assert env.mode == 0o600, (name, oct(env.mode))
+    assert host.file(PROJECT).mode == 0o750
+    assert host.file(f"{PROJECT}/nginx/tls/tls.key").mode == 0o600
+
+
+def test_only_nginx_listens_beyond_loopback(host):
+    listening = host.check_output("ss -Htlnp")
+    for line in listening.splitlines():
+        local = line.split()[3]
+        address, _, port = local.rpartition(":")
+        assert port not in {"5432", "8000"}, line
+        if address not in {"127.0.0.1", "[::1]", "127.0.0.53%lo:53", "127.0.0.54"}:
+            assert port in {"80", "443"}, f"unexpected listener: {line}"
+    assert host.socket("tcp://0.0.0.0:80").is_listening
+    assert host.socket("tcp://0.0.0.0:443").is_listening
+
+
+def test_nginx_cannot_reach_the_database(host):
+    nginx = host.check_output(
+        "docker ps -q --filter label=com.docker.compose.service=nginx --filter status=running"
+    )
+    reach = host.run("docker exec %s bash -c 'exec 3<>/dev/tcp/db/5432'", nginx)
+    assert reach.rc != 0
+    app = host.check_output(
+        "docker ps -q --filter label=com.docker.compose.service=app --filter status=running"
+    )
+    probe = "import socket; socket.create_connection(('db', 5432), 3)"
+    assert host.run("docker exec %s python3 -c %s", app, probe).rc == 0
+
+
+def test_app_runs_as_non_root(host):
+    app = host.check_output(
+        "docker ps -q --filter label=com.docker.compose.service=app --filter status=running"
+    )
+    assert host.check_output("docker exec %s id -u", app) != "0"
+
+
+def test_data_survives_a_rerun_and_no_secret_is_printed(host, https, admin_token, vault):
+    """Book a slot, converge again at -vvv, find the booking, and no vault value in the output."""
+    suffix = uuid.uuid4().hex[:8]
+    status, dtype = https.call(
+        "POST", "/api/v1/device-types", {"name": f"scope-{suffix}"}, token=admin_token
+    )
+    assert status == 201, dtype
+    status, device = https.call(
+        "POST",
+        "/api/v1/devices",
+        {"name": f"Scope {suffix}", "device_type_id": dtype["id"], "serial": f"SN-{suffix}"},
+        token=admin_token,
+    )
+    assert status == 201, device
+    status, booking = https.call(
+        "POST",
+        "/api/v1/bookings",
+        {
+            "device_id": device["id"],
+            "start": "2031-03-01T09:00:00Z",
+            "end": "2031-03-01T11:00:00Z",
+            "purpose": "molecule re-run check",
+        },
+        token=admin_token,
+    )
+    assert status == 201, booking
+
+    env = dict(os.environ)
+    run = subprocess.run(
+        [
+            "ansible-playbook",
+            "-vvv",
+            "-i",
+            env["MOLECULE_INVENTORY_FILE"],
+            str(REPO / "molecule" / "default" / "converge.yml"),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    assert "changed=0" in output.split("PLAY RECAP")[-1], output.split("PLAY RECAP")[-1]
+    for name, secret in vault.items():
+        assert secret not in output, f"{name} appears in the -vvv output"
+
+    status, again = https.call("GET", f"/api/v1/bookings/{booking['id']}", token=admin_token)
+    assert status == 200
+    assert again["purpose"] == "molecule re-run check"
+    assert again["status"] != "cancelled"

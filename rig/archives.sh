@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Builds the app image from app/ on the rig's python stand-in and saves every
+# image the stack runs as a `docker save` archive: the product's own air-gapped
+# delivery (app_delivery / *_image_source: archive) is how tests and the demo
+# get images onto a host that can't reach a registry.
+#
+#   rig/archives.sh            -> .cache/rig/archives/{app-VERSION,postgres,nginx}.tar
+#   VMSTACK_APP_VERSION=0.2.0 rig/archives.sh app
+#
+# An archive is rewritten only when its image changed; the app image is rebuilt
+# only when the app/ source changed.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ARCHIVES="${RIG_CACHE}/archives"
+APP_VERSION="${VMSTACK_APP_VERSION:-0.1.0}"
+APP_IMAGE="vmstack/app:${APP_VERSION}"
+
+save_archive() {
+  local image="$1" file="$2" id
+  id="$(docker image inspect --format '{{.Id}}' "${image}")"
+  if [[ -f "${file}" && "$(cat "${file}.id" 2>/dev/null)" == "${id}" ]]; then
+    log "${file##*/} is current"
+    return 0
+  fi
+  log "saving ${image} -> ${file##*/}"
+  docker save -o "${file}.tmp" "${image}"
+  mv "${file}.tmp" "${file}"
+  printf '%s\n' "${id}" >"${file}.id"
+}
+
+build_app() {
+  local hash
+  hash="$(cd "${REPO_DIR}/app" && find . -type f \
+      -not -path '*/__pycache__/*' -not -path './.venv/*' -not -path './.pytest_cache/*' \
+      -not -path './.mypy_cache/*' -not -path './.ruff_cache/*' -not -path './.schemathesis/*' \
+      -not -name '*.db' -not -name '.coverage*' -print0 \
+    | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)-${APP_VERSION}"
+  if docker image inspect "${APP_IMAGE}" >/dev/null 2>&1 \
+      && [[ "$(cat "${ARCHIVES}/app.source" 2>/dev/null)" == "${hash}" ]]; then
+    log "${APP_IMAGE} is current (source ${hash})"
+  else
+    log "building ${APP_IMAGE} from app/"
+    BASE_IMAGE="${RIG_PREFIX}/python:${RIG_SUITE}" TAG="${APP_IMAGE}" RELEASE_ID="${APP_VERSION}" \
+      bash "${REPO_DIR}/scripts/build-app-image.sh"
+    printf '%s\n' "${hash}" >"${ARCHIVES}/app.source"
+  fi
+  save_archive "${APP_IMAGE}" "${ARCHIVES}/app-${APP_VERSION}.tar"
+}
+
+main() {
+  local targets=("$@")
+  [[ ${#targets[@]} -gt 0 ]] || targets=(app postgres nginx)
+  mkdir -p "${ARCHIVES}"
+  local t
+  for t in "${targets[@]}"; do
+    case "${t}" in
+      app) build_app ;;
+      postgres|nginx) save_archive "${RIG_PREFIX}/${t}:${RIG_SUITE}" "${ARCHIVES}/${t}.tar" ;;
+      *) die "unknown archive '${t}' (app, postgres, nginx)" ;;
+    esac
+  done
+}
+
+main "$@"
