@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -34,9 +35,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         migrations.upgrade(settings.database_url)
     workers = args.workers or settings.web_concurrency
+    metrics_dir: str | None = None
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Every worker writes its metrics here; /metrics aggregates them.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="vmstack-metrics-")
+        metrics_dir = tempfile.mkdtemp(prefix="vmstack-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     logger.info(
         "starting server",
         extra={
@@ -59,6 +62,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server_header=False,
         timeout_graceful_shutdown=20,
     )
+    if metrics_dir is not None:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 

@@ -17,7 +17,11 @@ request = function()
   local body = string.format(
     '{"device_id": %d, "start": "%s", "end": "%s", "purpose": "bench"}',
     device, os.date("!%Y-%m-%dT%H:%M:%SZ", start), os.date("!%Y-%m-%dT%H:%M:%SZ", start + 3600))
-  return wrk.format("POST", "/api/v1/bookings", {["Content-Type"] = "application/json"}, body)
+  -- wrk.format does not merge a given headers table with -H headers: copy them in
+  local headers = {}
+  for k, v in pairs(wrk.headers) do headers[k] = v end
+  headers["Content-Type"] = "application/json"
+  return wrk.format("POST", "/api/v1/bookings", headers, body)
 end
 
 done = function(summary, latency, requests)
