@@ -60,6 +60,11 @@ test-app: setup ## The embedded service: lint, types, tests on SQLite and Postgr
 test-molecule: setup rig ## One Molecule scenario: make test-molecule SCENARIO=docker
 	molecule test -s $(SCENARIO)
 
+.PHONY: test-vm
+test-vm: setup rig ## The `vm` scenario: site.yml on a real Debian 13 VM under QEMU (slow: see README)
+	rig/archives.sh
+	molecule test -s vm
+
 test: ## Everything: lint, unit, app, every Molecule scenario (prints each phase's time)
 	scripts/test.sh $(MOLECULE_SCENARIOS)
 
