@@ -5,7 +5,7 @@
 # get images onto a host that can't reach a registry.
 #
 #   rig/archives.sh            -> .cache/rig/archives/{app-VERSION,postgres,nginx}.tar
-#   VMSTACK_APP_VERSION=0.2.0 rig/archives.sh app
+#   rig/archives.sh app-variant:0.2.0 app-broken:0.3.0   -> releases for the release scenario
 #
 # An archive is rewritten only when its image changed; the app image is rebuilt
 # only when the app/ source changed.
@@ -48,6 +48,31 @@ build_app() {
   save_archive "${APP_IMAGE}" "${ARCHIVES}/app-${APP_VERSION}.tar"
 }
 
+# Another release of the same code: a distinct image (own id) tagged VERSION.
+# Releases differ by image and by the RELEASE_ID the slot runs with.
+build_variant() {
+  local version="$1" image="vmstack/app:$1"
+  log "building ${image} on top of ${APP_IMAGE}"
+  printf 'FROM %s\nLABEL org.opencontainers.image.version="%s"\n' "${APP_IMAGE}" "${version}" \
+    | docker build --quiet -t "${image}" - >/dev/null
+  save_archive "${image}" "${ARCHIVES}/app-${version}.tar"
+}
+
+# A release that starts but never becomes ready: `serve` points at a database
+# that isn't there (/healthz 200, /readyz 503), while `migrate` works. It is how
+# the release scenario proves a failing gate leaves the live release serving.
+build_broken() {
+  local version="$1" image="vmstack/app:$1"
+  log "building ${image} (never ready) on top of ${APP_IMAGE}"
+  docker build --quiet -t "${image}" -f - "${RIG_DIR}/images/app-broken" >/dev/null <<DOCKERFILE
+FROM ${APP_IMAGE}
+COPY entrypoint.sh /usr/local/bin/never-ready
+ENTRYPOINT ["/bin/sh", "/usr/local/bin/never-ready"]
+CMD ["serve"]
+DOCKERFILE
+  save_archive "${image}" "${ARCHIVES}/app-${version}.tar"
+}
+
 main() {
   local targets=("$@")
   [[ ${#targets[@]} -gt 0 ]] || targets=(app postgres nginx)
@@ -56,8 +81,10 @@ main() {
   for t in "${targets[@]}"; do
     case "${t}" in
       app) build_app ;;
+      app-variant:*) build_app; build_variant "${t#app-variant:}" ;;
+      app-broken:*) build_app; build_broken "${t#app-broken:}" ;;
       postgres|nginx) save_archive "${RIG_PREFIX}/${t}:${RIG_SUITE}" "${ARCHIVES}/${t}.tar" ;;
-      *) die "unknown archive '${t}' (app, postgres, nginx)" ;;
+      *) die "unknown archive '${t}' (app, app-variant:VERSION, app-broken:VERSION, postgres, nginx)" ;;
     esac
   done
 }

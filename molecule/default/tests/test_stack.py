@@ -22,7 +22,7 @@ def _compose_ps(host) -> dict[str, dict]:
 
 def test_every_service_is_running_and_healthy(host):
     services = _compose_ps(host)
-    assert set(services) == {"db", "app", "nginx"}, services.keys()
+    assert set(services) == {"db", "app-blue", "nginx"}, services.keys()
     for name, row in services.items():
         assert row["State"] == "running", (name, row["State"])
         assert row["Health"] == "healthy", (name, row["Health"])
@@ -54,7 +54,10 @@ def test_version_reports_the_release(https, host):
     assert body["release"] == "0.1.0"
     release = json.loads(host.file(f"{PROJECT}/release.json").content_string)
     assert release["version"] == "0.1.0"
+    assert release["active"] == "blue"
     assert release["image_id"].startswith("sha256:")
+    history = json.loads(host.file(f"{PROJECT}/releases.json").content_string)
+    assert [(r["version"], r["result"]) for r in history] == [("0.1.0", "success")]
 
 
 def test_security_headers_and_request_id(host):
@@ -117,7 +120,7 @@ def test_nginx_cannot_reach_the_database(host):
     reach = host.run("docker exec %s bash -c 'exec 3<>/dev/tcp/db/5432'", nginx)
     assert reach.rc != 0
     app = host.check_output(
-        "docker ps -q --filter label=com.docker.compose.service=app --filter status=running"
+        "docker ps -q --filter label=com.docker.compose.service=app-blue --filter status=running"
     )
     probe = "import socket; socket.create_connection(('db', 5432), 3)"
     assert host.run("docker exec %s python3 -c %s", app, probe).rc == 0
@@ -125,7 +128,7 @@ def test_nginx_cannot_reach_the_database(host):
 
 def test_app_runs_as_non_root(host):
     app = host.check_output(
-        "docker ps -q --filter label=com.docker.compose.service=app --filter status=running"
+        "docker ps -q --filter label=com.docker.compose.service=app-blue --filter status=running"
     )
     assert host.check_output("docker exec %s id -u", app) != "0"
 
