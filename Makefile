@@ -42,8 +42,8 @@ rig: ## Start Docker if needed and build the rig's local images (cached by recip
 lint: setup ## yamllint, ansible-lint (production profile), ruff, collection build
 	yamllint --strict .
 	ansible-lint
-	ruff check molecule tests scripts/role-docs.py
-	ruff format --check molecule tests scripts/role-docs.py
+	ruff check molecule tests scripts/role-docs.py bench/deploy_under_load.py
+	ruff format --check molecule tests scripts/role-docs.py bench/deploy_under_load.py
 	python scripts/role-docs.py --check
 	$(MAKE) --no-print-directory build
 
