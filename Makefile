@@ -8,7 +8,7 @@ PYTHON ?= python3
 SCENARIO ?= default
 ENV ?= local
 # Scenarios `make test` runs, in order.
-MOLECULE_SCENARIOS ?= docker default
+MOLECULE_SCENARIOS ?= docker default release
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_FORCE_COLOR ?= false
@@ -18,7 +18,7 @@ export NO_COLOR ?= 1
 STAMP := $(VENV)/.vmstack-setup
 
 .PHONY: help setup rig lint build test test-unit test-app test-molecule demo demo-down \
-        vault-edit vault-view bench-app clean
+        vault-edit vault-view bench-app bench-deploy clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,8 +36,9 @@ $(STAMP): pyproject.toml app/pyproject.toml
 
 setup: $(STAMP) ## Create the virtualenv with the pinned tooling (idempotent)
 
-rig: ## Start Docker if needed and build the rig's local images (cached by recipe)
+rig: ## Start Docker if needed and build the rig's images and image archives (cached)
 	rig/images.sh all
+	rig/archives.sh app postgres nginx app-variant:0.2.0 app-broken:0.3.0
 
 lint: setup ## yamllint, ansible-lint (production profile), ruff, collection build
 	yamllint --strict .
@@ -81,6 +82,11 @@ vault-edit: setup ## Edit an inventory's vault: make vault-edit ENV=staging
 vault-view: setup ## Show an inventory's decrypted vault: make vault-view ENV=local
 	ansible-vault view --vault-id $(ENV)@$(if $(wildcard vault-passwords/$(ENV).txt),vault-passwords/$(ENV).txt,prompt) \
 	  inventories/$(ENV)/group_vars/all/vault.yml
+
+VERSION ?= 0.2.0
+bench-deploy: setup ## Load through nginx around deploy.yml on the demo target (make demo first)
+	rig/archives.sh app-variant:$(VERSION)
+	bench/deploy_under_load --version $(VERSION)
 
 bench-app: setup ## Throughput of the embedded service (requests/s, p50/p99)
 	bench/app_throughput

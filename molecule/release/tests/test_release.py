@@ -1,0 +1,194 @@
+"""v1 -> v2 under load -> broken v3 under load -> rollback to v1, bookings intact."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+INSTANCE = "vmstack-release"
+RATE = 50  # requests per second through nginx, half of them authenticated POSTs
+
+_spec = importlib.util.spec_from_file_location("dul", REPO / "bench" / "deploy_under_load.py")
+dul = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(dul)
+
+STATE: dict[str, object] = {"bookings": []}
+
+
+def _playbook(name: str, *extra: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            str(REPO / "playbooks" / name),
+            *extra,
+        ],
+        cwd=REPO,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _docker(*args: str, check: bool = True) -> str:
+    done = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def _under_load(tag: str, password: str, action) -> tuple[dict, dict, float, float]:
+    """Start the load inside the instance, run action(), return phases + raw result."""
+    _docker("cp", str(REPO / "bench" / "deploy_under_load.py"), f"{INSTANCE}:/root/dul.py")
+    out, stop = f"/root/load-{tag}.json", f"/root/stop-{tag}"
+    _docker("exec", INSTANCE, "rm", "-f", out, stop)
+    _docker(
+        "exec",
+        "-d",
+        "-e",
+        f"VMSTACK_ADMIN_PASSWORD={password}",
+        INSTANCE,
+        "python3",
+        "/root/dul.py",
+        "--load-only",
+        "--base-url",
+        "https://127.0.0.1",
+        "--rate",
+        str(RATE),
+        "--out",
+        out,
+        "--stop-file",
+        stop,
+    )
+    time.sleep(15)  # steady phase
+    start = time.time()
+    outcome = action()
+    end = time.time()
+    time.sleep(10)  # after phase
+    _docker("exec", INSTANCE, "touch", stop)
+    for _ in range(120):
+        done = subprocess.run(["docker", "exec", INSTANCE, "test", "-s", out], check=False)
+        if done.returncode == 0:
+            break
+        time.sleep(1)
+    result = json.loads(_docker("exec", INSTANCE, "cat", out))
+    phases = dul.summarize(result["samples"], start, end)
+    print(f"\n[{tag}] deploy took {end - start:.1f} s")
+    for name, row in phases.items():
+        print(f"[{tag}] {name}: {row}")
+    STATE["bookings"].extend(result["booking_ids"])
+    return phases, {"result": result, "outcome": outcome}, start, end
+
+
+def _failures(result: dict) -> list[dict]:
+    return [s for s in result["samples"] if s["error"]]
+
+
+def test_v1_is_live(host, https):
+    status, body = https.call("GET", "/version")
+    assert status == 200
+    assert body["release"] == "0.1.0"
+
+
+def test_deploy_v2_under_load_loses_nothing(host, https, vault):
+    phases, raw, _, _ = _under_load(
+        "v2",
+        vault["vault_app_admin_password"],
+        lambda: _playbook("deploy.yml", "-e", "app_version=0.2.0"),
+    )
+    run = raw["outcome"]
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    assert _failures(raw["result"]) == []
+    assert phases["during"]["requests"] > 0
+    assert phases["steady"]["rate"] >= RATE * 0.8, phases["steady"]
+    status, body = https.call("GET", "/version")
+    assert body["release"] == "0.2.0"
+    release = json.loads(host.file("/opt/vmstack/release.json").content_string)
+    assert release["active"] == "green"
+    # the old slot is stopped, kept for a fast rollback
+    assert "running" not in host.check_output(
+        "docker inspect --format '{{.State.Status}}' vmstack-app-blue-1"
+    )
+
+
+def test_broken_v3_never_takes_traffic(host, https, vault):
+    phases, raw, _, _ = _under_load(
+        "v3",
+        vault["vault_app_admin_password"],
+        lambda: _playbook("deploy.yml", "-e", "app_version=0.3.0", "-e", "app_ready_timeout=30"),
+    )
+    run = raw["outcome"]
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "failed at the 'health' gate" in output
+    assert "keeps serving" in output
+    assert _failures(raw["result"]) == []
+    status, body = https.call("GET", "/version")
+    assert body["release"] == "0.2.0"
+    # the failed container is gone, the failure is in the history
+    assert host.run("docker inspect vmstack-app-blue-1").rc != 0
+    history = json.loads(host.file("/opt/vmstack/releases.json").content_string)
+    assert history[-1]["version"] == "0.3.0"
+    assert history[-1]["result"] == "failed at health"
+    assert host.file("/opt/vmstack/.deploy.lock").exists is False
+
+
+def test_a_second_deploy_is_refused_while_one_holds_the_lock(host):
+    host.run("mkdir -p /opt/vmstack/.deploy.lock")
+    try:
+        run = _playbook("deploy.yml", "-e", "app_version=0.1.0", timeout=300)
+        assert run.returncode != 0
+        assert "Another deploy is running" in run.stdout + run.stderr
+    finally:
+        host.run("rm -rf /opt/vmstack/.deploy.lock")
+
+
+def test_rollback_to_v1_takes_over_a_stale_lock(host, https):
+    host.run(
+        "mkdir -p /opt/vmstack/.deploy.lock && touch -d '3 hours ago' /opt/vmstack/.deploy.lock"
+    )
+    run = _playbook("rollback.yml", "-e", "app_rollback_to=0.1.0")
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-3000:]
+    assert "taking over a stale deploy lock" in output
+    status, body = https.call("GET", "/version")
+    assert body["release"] == "0.1.0"
+    assert host.file("/opt/vmstack/.deploy.lock").exists is False
+
+
+def test_every_booking_written_under_load_is_still_there(host, https, admin_token):
+    ids = STATE["bookings"]
+    assert len(ids) > 100, len(ids)
+    missing = []
+    for booking_id in ids:
+        status, _ = https.call("GET", f"/api/v1/bookings/{booking_id}", token=admin_token)
+        if status != 200:
+            missing.append((booking_id, status))
+    assert missing == []
+
+
+@pytest.mark.parametrize("limit_seconds", [15])
+def test_a_killed_app_container_serves_again_quickly(host, https, limit_seconds):
+    live = json.loads(host.file("/opt/vmstack/release.json").content_string)["active"]
+    name = f"vmstack-app-{live}-1"
+    pid = host.check_output("docker inspect --format '{{.State.Pid}}' %s", name)
+    host.run("kill -9 %s", pid)
+    killed = time.monotonic()
+    while time.monotonic() - killed < 60:
+        status, _ = https.call("GET", "/readyz")
+        if status == 200 and host.check_output(
+            "docker inspect --format '{{.State.Pid}}' %s", name
+        ) not in ("0", pid):
+            break
+        time.sleep(0.5)
+    elapsed = time.monotonic() - killed
+    print(f"\nserving again {elapsed:.1f} s after kill -9")
+    assert elapsed <= limit_seconds
