@@ -74,7 +74,7 @@ def _under_load(tag: str, password: str, action) -> tuple[dict, dict, float, flo
     end = time.time()
     time.sleep(10)  # after phase
     _docker("exec", INSTANCE, "touch", stop)
-    for _ in range(120):
+    for _ in range(240):
         done = subprocess.run(["docker", "exec", INSTANCE, "test", "-s", out], check=False)
         if done.returncode == 0:
             break
