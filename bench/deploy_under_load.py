@@ -12,8 +12,9 @@ Two ways to use it:
   and the caller cuts them into phases with its own deploy timestamps.
 
 The mix: GET /api/v1/devices?limit=20 and authenticated POST /api/v1/bookings,
-each booking on its own one-hour slot (never a 409). Every request opens its own
-connection, like a fresh client; a connection error or any non-2xx is a failure.
+spread over ten devices, each booking on its own one-hour slot (never a 409).
+Every request opens its own connection, like a fresh client; a connection error
+or any non-2xx is a failure.
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ class Client:
             conn.close()
 
 
-def prepare(client: Client, email: str, password: str) -> int:
+def prepare(client: Client, email: str, password: str, devices: int = 10) -> list[int]:
+    """Log in and create `devices` devices the bookings are spread over."""
     status, body = client.request(
         "POST", "/api/v1/auth/login", {"email": email, "password": password}
     )
@@ -84,22 +86,31 @@ def prepare(client: Client, email: str, password: str) -> int:
     status, dtype = client.request("POST", "/api/v1/device-types", {"name": f"load-{tag}"})
     if status != 201 or not isinstance(dtype, dict):
         raise SystemExit(f"creating a device type failed: {status} {dtype}")
-    status, device = client.request(
-        "POST",
-        "/api/v1/devices",
-        {"name": f"Load rig {tag}", "device_type_id": dtype["id"], "serial": f"LOAD-{tag}"},
-    )
-    if status != 201 or not isinstance(device, dict):
-        raise SystemExit(f"creating a device failed: {status} {device}")
-    return int(device["id"])
+    ids = []
+    for n in range(devices):
+        status, device = client.request(
+            "POST",
+            "/api/v1/devices",
+            {
+                "name": f"Load rig {tag}-{n}",
+                "device_type_id": dtype["id"],
+                "serial": f"LOAD-{tag}-{n}",
+            },
+        )
+        if status != 201 or not isinstance(device, dict):
+            raise SystemExit(f"creating a device failed: {status} {device}")
+        ids.append(int(device["id"]))
+    return ids
 
 
 class Load:
     """Issues requests at a fixed rate from a worker pool; records every one."""
 
-    def __init__(self, client: Client, device_id: int, rate: float, workers: int = 128) -> None:
+    def __init__(
+        self, client: Client, device_ids: list[int], rate: float, workers: int = 128
+    ) -> None:
         self.client = client
-        self.device_id = device_id
+        self.device_ids = device_ids
         self.rate = rate
         self.pool = ThreadPoolExecutor(max_workers=workers)
         self.samples: list[dict[str, object]] = []
@@ -115,12 +126,14 @@ class Load:
             if kind == "get":
                 status, body = self.client.request("GET", "/api/v1/devices?limit=20")
             else:
-                start = self._base + timedelta(hours=slot)
+                # round-robin over the devices, each booking its own hour
+                device_id = self.device_ids[slot % len(self.device_ids)]
+                start = self._base + timedelta(hours=slot // len(self.device_ids))
                 status, body = self.client.request(
                     "POST",
                     "/api/v1/bookings",
                     {
-                        "device_id": self.device_id,
+                        "device_id": device_id,
                         "start": start.isoformat(),
                         "end": (start + timedelta(minutes=59)).isoformat(),
                         "purpose": "deploy under load",
@@ -271,8 +284,8 @@ def main() -> int:
         or os.environ.get("VMSTACK_ADMIN_PASSWORD")
         or vault_admin_password(args.inventory)
     )
-    device_id = prepare(client, args.email, password)
-    load = Load(client, device_id, args.rate)
+    device_ids = prepare(client, args.email, password)
+    load = Load(client, device_ids, args.rate)
     stop = threading.Event()
 
     if args.load_only:
@@ -284,7 +297,11 @@ def main() -> int:
             time.sleep(0.2)
         stop.set()
         watcher.join()
-        result = {"samples": load.samples, "booking_ids": load.booking_ids, "device_id": device_id}
+        result = {
+            "samples": load.samples,
+            "booking_ids": load.booking_ids,
+            "device_ids": device_ids,
+        }
         Path(args.out or "load.json").write_text(json.dumps(result))
         return 0
 
