@@ -22,6 +22,7 @@ build_debian() {
   [[ ${EUID} -eq 0 ]] || die "building ${name} needs root (debootstrap)"
   if ! command -v debootstrap >/dev/null 2>&1; then
     log "installing debootstrap"
+    apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
   fi
   # shellcheck source=/dev/null
