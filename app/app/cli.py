@@ -60,6 +60,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_config=logging_config(settings.log_level),
         access_log=False,
         server_header=False,
+        limit_concurrency=settings.web_limit_concurrency or None,
         timeout_graceful_shutdown=20,
     )
     if metrics_dir is not None:

@@ -60,7 +60,11 @@ def create_app(settings: Settings | None = None, *, run_startup: bool = True) ->
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.db = Database(settings.database_url)
+    app.state.db = Database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        pool_timeout=settings.db_pool_timeout,
+    )
     count, period = settings.login_rate
     app.state.login_limiter = SlidingWindowLimiter(limit=count, period_seconds=period)
 

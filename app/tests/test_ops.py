@@ -109,3 +109,40 @@ def test_lifespan_development_sqlite_migrates(tmp_path: object) -> None:
     with TestClient(app) as c:
         assert c.get("/api/v1/devices").status_code == 401  # tables exist; auth required
     assert path.exists()
+
+
+def test_exhausted_db_pool_sheds_with_503_then_recovers(
+    settings: Settings, admin_h: dict[str, str]
+) -> None:
+    small = settings.model_copy(update={"db_pool_size": 1, "db_pool_timeout": 0.2})
+    app = create_app(small, run_startup=False)
+    client = TestClient(app)
+    engine = app.state.db.engine
+    # pool_size 1 + overflow 1: both connections busy elsewhere
+    held = [engine.connect(), engine.connect()]
+    try:
+        r = client.get("/api/v1/device-types", headers=admin_h)
+        err = assert_error(r, 503, "overloaded")
+        assert "retry" in err["message"]
+        assert r.headers["retry-after"] == "1"
+    finally:
+        for conn in held:
+            conn.close()
+    assert client.get("/api/v1/device-types", headers=admin_h).status_code == 200
+    app.state.db.dispose()
+
+
+def test_load_shedding_settings_reach_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app import cli
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr("uvicorn.run", lambda *a, **kw: seen.update(kw))
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///:memory:")
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("SECRET_KEY", "k" * 8 + "Zx81-qp" * 6)
+    monkeypatch.setenv("WEB_LIMIT_CONCURRENCY", "7")
+    assert cli.main(["serve"]) == 0
+    assert seen["limit_concurrency"] == 7
+    monkeypatch.setenv("WEB_LIMIT_CONCURRENCY", "0")
+    assert cli.main(["serve"]) == 0
+    assert seen["limit_concurrency"] is None

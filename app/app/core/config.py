@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     login_rate_limit: str = "10/minute"
     port: int = Field(default=8000, ge=1, le=65_535)
     web_concurrency: int = Field(default=1, ge=1, le=64)
+    # Load shedding: a worker holding this many connections answers 503 at once
+    # (uvicorn's limit_concurrency; 0 = unbounded) ...
+    web_limit_concurrency: int = Field(default=100, ge=0, le=10_000)
+    # ... and a request waits at most this long for a database connection before
+    # it is answered 503 (retry), instead of queueing past its client's timeout.
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_pool_timeout: float = Field(default=5.0, gt=0, le=300)
     forwarded_allow_ips: str = "127.0.0.1"
 
     # Set when SECRET_KEY was generated for this process (development only).

@@ -59,20 +59,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, pool_timeout: float = 30.0) -> Engine:
     if url.startswith("sqlite"):
         memory = url in {"sqlite://", "sqlite:///:memory:"}
-        engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False},
-            poolclass=StaticPool if memory else None,
+        pool: dict[str, Any] = (
+            {"poolclass": StaticPool}
+            if memory
+            else {"pool_size": pool_size, "max_overflow": pool_size, "pool_timeout": pool_timeout}
         )
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
+        pool_timeout=pool_timeout,
         pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"connect_timeout": 5},
@@ -82,9 +84,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 class Database:
     """The process's engine and session factory (kept on ``app.state.db``)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, pool_timeout: float = 30.0) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, pool_size=pool_size, pool_timeout=pool_timeout)
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
 
     def dispose(self) -> None:

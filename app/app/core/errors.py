@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.logging import request_id_var
@@ -161,11 +162,24 @@ async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(409, "conflict", "the request conflicts with existing data")
 
 
+async def _pool_timeout(_: Request, exc: Exception) -> JSONResponse:
+    # Every database connection stayed busy for DB_POOL_TIMEOUT: shed this request
+    # now rather than let it queue past the client's patience.
+    logger.warning("database pool exhausted", extra={"error": str(exc)[:200]})
+    return error_response(
+        503,
+        "overloaded",
+        "the service is busy; retry shortly",
+        headers={"Retry-After": "1"},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(PoolTimeout, _pool_timeout)
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
