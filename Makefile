@@ -10,7 +10,7 @@ ENV ?= local
 # Scenarios `make test` runs, in order.
 MOLECULE_SCENARIOS ?= docker default
 
-export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 export ANSIBLE_FORCE_COLOR ?= false
 export PY_COLORS ?= 0
 export NO_COLOR ?= 1
