@@ -135,7 +135,10 @@ def test_app_runs_as_non_root(host):
 
 
 def test_data_survives_a_rerun_and_no_secret_is_printed(host, https, admin_token, vault):
-    """Book a slot, converge again at -vvv, find the booking, and no vault value in the output."""
+    """Book a slot, converge again at -vvv, find the booking, and no vault value in the output.
+
+    Runs last (conftest.py), after restore.yml restarted the app: changed=0 here
+    also proves a converge after a restore does not redeploy."""
     suffix = uuid.uuid4().hex[:8]
     status, dtype = https.call(
         "POST", "/api/v1/device-types", {"name": f"scope-{suffix}"}, token=admin_token
