@@ -301,14 +301,3 @@ def test_status_playbook_summarises_the_host(host):
     assert "h ago" in output
     assert "timer:         active/enabled" in output
     assert re.search(r"tls:\s+expires \w{3} +\d+ [\d:]+ \d{4} GMT", output), output[-3000:]
-
-
-def test_site_after_a_restore_changes_nothing(https):
-    """restore.yml restarted the app; the next site.yml must find the same release
-    live (no redeploy, changed=0) and the stack still answering."""
-    run, output, _ = playbook("site.yml")
-    assert run.returncode == 0, output[-4000:]
-    recap = output.split("PLAY RECAP")[-1]
-    assert "changed=0" in recap, recap
-    status, _ = https.call("GET", "/readyz")
-    assert status == 200
