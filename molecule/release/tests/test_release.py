@@ -22,8 +22,12 @@ _spec.loader.exec_module(dul)
 STATE: dict[str, object] = {"bookings": []}
 
 
+LOGS = REPO / ".cache" / "release-scenario"
+
+
 def _playbook(name: str, *extra: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    """Run a playbook; its whole output is also kept in .cache/release-scenario/."""
+    run = subprocess.run(
         [
             # The controller shares this machine's cores with the target and the
             # load; in production it runs elsewhere. Let the served requests win.
@@ -43,6 +47,11 @@ def _playbook(name: str, *extra: str, timeout: int = 900) -> subprocess.Complete
         timeout=timeout,
         check=False,
     )
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log = LOGS / f"{time.strftime('%H%M%S')}-{name}-{'_'.join(extra).replace('/', '_')}.log"
+    log.write_text(run.stdout + run.stderr)
+    print(f"\n{name} {' '.join(extra)}: exit {run.returncode}, output in {log}")
+    return run
 
 
 def _docker(*args: str, check: bool = True) -> str:
@@ -168,7 +177,9 @@ def test_broken_v3_never_takes_traffic(host, https, vault):
     run = raw["outcome"]
     output = run.stdout + run.stderr
     assert run.returncode != 0
-    assert "failed at the 'health' gate" in output
+    gate = re.search(r"failed at the '[^']*' gate.{0,300}", output)
+    assert gate, output[-3000:]
+    assert gate.group(0).startswith("failed at the 'health' gate"), gate.group(0)
     assert "keeps serving" in output
     _no_failed_requests(raw, start)
     assert phases["after"]["requests"] > 0, phases
