@@ -8,7 +8,7 @@ PYTHON ?= python3
 SCENARIO ?= default
 ENV ?= local
 # Scenarios `make test` runs, in order.
-MOLECULE_SCENARIOS ?= docker default
+MOLECULE_SCENARIOS ?= docker default release
 
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export ANSIBLE_FORCE_COLOR ?= false

@@ -5,7 +5,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 scenarios=("$@")
-[[ ${#scenarios[@]} -gt 0 ]] || scenarios=(docker default)
+[[ ${#scenarios[@]} -gt 0 ]] || scenarios=(docker default release)
 
 declare -a names=() times=() results=()
 overall_start=${SECONDS}
