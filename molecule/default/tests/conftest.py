@@ -107,4 +107,10 @@ def pytest_collection_modifyitems(items):
     and restarts the app, and those check the stack as a converge left it. The
     -vvv re-run goes very last, so its changed=0 also covers a converge right
     after a restore (the restarted app must not look like a new release)."""
-    items.sort(key=lambda item: (item.name == RUN_LAST, item.fspath.basename == "test_backup.py"))
+    items.sort(
+        key=lambda item: (
+            # item.name carries testinfra's host id, e.g. "...[ansible://vmstack-default]"
+            getattr(item, "originalname", item.name) == RUN_LAST,
+            item.fspath.basename == "test_backup.py",
+        )
+    )
