@@ -42,6 +42,8 @@ def create_app(settings: Settings | None = None, *, run_startup: bool = True) ->
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if run_startup:
             _startup_checks(settings)
+            if not settings.is_sqlite:
+                app.state.db.warm(settings.db_pool_size)
         logger.info(
             "service started",
             extra={"release": settings.release_id, "environment": settings.environment.value},

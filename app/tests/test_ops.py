@@ -146,3 +146,17 @@ def test_load_shedding_settings_reach_the_server(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("WEB_LIMIT_CONCURRENCY", "0")
     assert cli.main(["serve"]) == 0
     assert seen["limit_concurrency"] is None
+
+
+def test_pool_warm_up_opens_the_pool_before_traffic(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"db_pool_size": 3}), run_startup=False)
+    db = app.state.db
+    assert db.warm(3) == 3
+    assert db.engine.pool.checkedin() == 3  # open and idle, ready for the first requests
+    db.dispose()
+
+
+def test_pool_warm_up_survives_an_unreachable_database() -> None:
+    bad = make_settings("postgresql+psycopg://nobody:x@127.0.0.1:1/none")
+    app = create_app(bad, run_startup=False)
+    assert app.state.db.warm(3) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -88,6 +89,25 @@ class Database:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size, pool_timeout=pool_timeout)
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    def warm(self, count: int) -> int:
+        """Open up to ``count`` pooled connections now, so a release that has just
+        taken over the traffic does not open them all at once under load. Returns
+        how many are ready; a database that does not answer is left to /readyz."""
+        held = []
+        try:
+            for _ in range(count):
+                conn = self.engine.connect()
+                held.append(conn)
+                conn.exec_driver_sql("SELECT 1")
+        except Exception as exc:  # readiness (/readyz) reports the database
+            logging.getLogger("app.db").warning(
+                "database pool warm-up stopped", extra={"error": str(exc)[:200]}
+            )
+        finally:
+            for conn in held:
+                conn.close()
+        return len(held)
 
     def dispose(self) -> None:
         self.engine.dispose()
