@@ -25,8 +25,9 @@ help: ## List the targets
 	@echo
 	@echo "  Variables: SCENARIO=$(SCENARIO) (test-molecule), ENV=$(ENV) (vault-*), VENV=$(VENV)"
 
-$(STAMP): pyproject.toml app/pyproject.toml
+$(STAMP): pyproject.toml app/pyproject.toml scripts/host-packages.txt
 	@command -v $(PYTHON) >/dev/null || { echo "python3 is required"; exit 1; }
+	scripts/setup-host.sh
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV) || { \
 	  echo "python3 -m venv failed: on Debian/Ubuntu install python3-venv"; exit 1; }
 	$(VENV)/bin/pip install --quiet --upgrade pip
