@@ -10,18 +10,14 @@ import sys
 import tempfile
 from collections.abc import Sequence
 
-from app.core.config import Settings, SettingsError, load_settings
+from app.core.config import Settings, settings_or_exit
 from app.core.logging import configure_logging, logging_config
 
 logger = logging.getLogger("app.cli")
 
 
 def _settings() -> Settings:
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        print(f"vmstack-app: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    settings = settings_or_exit()
     configure_logging(settings.log_level)
     return settings
 
@@ -93,7 +89,7 @@ def cmd_create_admin(_: argparse.Namespace) -> int:
     try:
         with db.session_factory.begin() as session:
             outcome = users_service.ensure_admin(
-                session, email=settings.admin_email, password=settings.admin_password
+                session=session, email=settings.admin_email, password=settings.admin_password
             )
     finally:
         db.dispose()

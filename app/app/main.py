@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,12 +11,13 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.api import include_routers
-from app.core.config import Settings, SettingsError, get_settings
+from app.core.config import Settings, get_settings, settings_or_exit
 from app.core.db import Database
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware
 from app.core.ratelimit import SlidingWindowLimiter
+from app.web import install_web
 
 logger = logging.getLogger("app")
 
@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, *, run_startup: bool = True) ->
         title="vmstack lab scheduler",
         version=__version__,
         summary="Lab device scheduler and inventory API",
-        docs_url="/api/docs",
+        docs_url=None,  # /api/docs and /api/redoc: app.web, from vendored files
         redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
@@ -82,15 +82,12 @@ def create_app(settings: Settings | None = None, *, run_startup: bool = True) ->
     app.add_middleware(RequestContextMiddleware)
 
     include_routers(app)
+    install_web(app)
     return app
 
 
 def _build_default_app() -> FastAPI:
-    try:
-        settings = get_settings()
-    except SettingsError as exc:
-        print(f"vmstack-app: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    settings = settings_or_exit()
     configure_logging(settings.log_level)
     return create_app(settings)
 

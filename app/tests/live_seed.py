@@ -36,7 +36,7 @@ def main() -> None:
     migrations.upgrade(settings.database_url)
     with db.session_factory.begin() as session:
         users_service.ensure_admin(
-            session, email=settings.admin_email, password=settings.admin_password
+            session=session, email=settings.admin_email, password=settings.admin_password
         )
         admin = users_repository.get_by_email(session, email=settings.admin_email)
         assert admin is not None

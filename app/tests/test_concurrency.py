@@ -38,7 +38,7 @@ def test_second_transaction_waits_for_lock_then_sees_conflict(
         with factory() as s:
             actor = s.get(User, member.id)
             assert actor is not None
-            service.create(s, data=data, actor=actor)
+            service.create(session=s, data=data, actor=actor)
             first_holds_lock.set()
             time.sleep(0.5)  # keep the device row locked
             s.commit()
@@ -50,7 +50,7 @@ def test_second_transaction_waits_for_lock_then_sees_conflict(
             actor = s.get(User, member.id)
             assert actor is not None
             try:
-                service.create(s, data=data, actor=actor)
+                service.create(session=s, data=data, actor=actor)
                 s.commit()
                 outcome["result"] = "created"
             except Conflict as exc:

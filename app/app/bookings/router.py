@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from app.auth.dependencies import CurrentUser
+from app.auth.dependencies import CurrentUser, SettingsDep
 from app.bookings import service
 from app.bookings.schemas import BookingCreate, BookingRead, BookingStatus, BookingUpdate
 from app.core.config import API_V1_STR
@@ -28,45 +28,49 @@ def list_bookings(
     to: UtcDatetime | None = None,
 ) -> Page[BookingRead]:
     """Bookings ordered by start; members see only their own."""
-    rows, total = service.list_bookings(
-        session,
+    result = service.list_bookings(
+        session=session,
+        page=page,
         actor=actor,
         user_id=user_id,
         device_id=device_id,
         status=status,
         start=from_,
         end=to,
-        limit=page.limit,
-        offset=page.offset,
     )
-    return Page[BookingRead](
-        items=[BookingRead.of(b) for b in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return Page[BookingRead].of(result, page, BookingRead.of)
 
 
 @router.post("", response_model=BookingRead, status_code=status.HTTP_201_CREATED)
-def create_booking(body: BookingCreate, actor: CurrentUser, session: SessionDep) -> BookingRead:
-    """Book a device; 409 names the conflicting booking when the window overlaps."""
-    return BookingRead.of(service.create(session, data=body, actor=actor))
+def create_booking(
+    body: BookingCreate, actor: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> BookingRead:
+    """Book a device; 409 names the conflicting booking (and its holder) on an overlap,
+    422 ``booking_rule`` when a booking rule is broken (see the README)."""
+    booking = service.create_booking(session=session, actor=actor, data=body, settings=settings)
+    return BookingRead.of(booking)
 
 
 @router.get("/{booking_id}", response_model=BookingRead)
 def get_booking(booking_id: IdPath, actor: CurrentUser, session: SessionDep) -> BookingRead:
-    return BookingRead.of(service.get_visible(session, booking_id=booking_id, actor=actor))
+    return BookingRead.of(service.get_visible(session=session, booking_id=booking_id, actor=actor))
 
 
 @router.patch("/{booking_id}", response_model=BookingRead)
 def update_booking(
-    booking_id: IdPath, body: BookingUpdate, actor: CurrentUser, session: SessionDep
+    booking_id: IdPath,
+    body: BookingUpdate,
+    actor: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> BookingRead:
-    booking = service.get_visible(session, booking_id=booking_id, actor=actor)
-    return BookingRead.of(service.update(session, booking=booking, data=body))
+    """Move, extend or shorten an active booking (the booking rules apply)."""
+    booking = service.get_visible(session=session, booking_id=booking_id, actor=actor)
+    updated = service.update_booking(session=session, booking=booking, data=body, settings=settings)
+    return BookingRead.of(updated)
 
 
 @router.post("/{booking_id}/cancel", response_model=BookingRead)
 def cancel_booking(booking_id: IdPath, actor: CurrentUser, session: SessionDep) -> BookingRead:
-    booking = service.get_visible(session, booking_id=booking_id, actor=actor)
-    return BookingRead.of(service.cancel(session, booking=booking))
+    booking = service.get_visible(session=session, booking_id=booking_id, actor=actor)
+    return BookingRead.of(service.cancel_booking(session=session, booking=booking))

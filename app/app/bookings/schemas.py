@@ -1,15 +1,13 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from app.bookings.models import Booking
-from app.core.schemas import DbId, LongText, UtcDatetime
-
-MAX_BOOKING_LENGTH = timedelta(days=366)
+from app.core.schemas import DbId, LongText, PatchModel, Unset, UtcDatetime
 
 
 class BookingStatus(StrEnum):
@@ -20,8 +18,6 @@ class BookingStatus(StrEnum):
 def check_window(start: datetime, end: datetime) -> None:
     if end <= start:
         raise ValueError("end must be after start")
-    if end - start > MAX_BOOKING_LENGTH:
-        raise ValueError("a booking may last at most 366 days")
 
 
 class BookingCreate(BaseModel):
@@ -39,12 +35,10 @@ class BookingCreate(BaseModel):
         return self
 
 
-class BookingUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    start: UtcDatetime | None = None
-    end: UtcDatetime | None = None
-    purpose: LongText | None = None
+class BookingUpdate(PatchModel):
+    start: UtcDatetime | Unset = None
+    end: UtcDatetime | Unset = None
+    purpose: LongText | Unset = None
 
 
 class BookingRead(BaseModel):

@@ -1,20 +1,29 @@
+"""Booking rules, in one place for the API and the web pages.
+
+Every function is keyword-only. Rules (settings, see README "Booking rules"): no start in the
+past beyond ``BOOKING_PAST_GRACE_SECONDS``; length between ``BOOKING_MIN_SECONDS`` and
+``BOOKING_MAX_SECONDS``; no two active bookings of one device overlap. The last rule holds under
+concurrency: the device is locked before the overlap check (PostgreSQL: ``FOR UPDATE``; SQLite:
+a write that takes the database's write lock), and the database refuses an overlap on its own
+(exclusion constraint / trigger, migration 0002) — a violation still answers 409.
+"""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any, NoReturn
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.bookings import repository
 from app.bookings.models import Booking
-from app.bookings.schemas import (
-    BookingCreate,
-    BookingStatus,
-    BookingUpdate,
-    check_window,
-)
+from app.bookings.schemas import BookingCreate, BookingStatus, BookingUpdate
+from app.core.config import Settings
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.pagination import PageParams
 from app.devices import repository as devices_repository
 from app.devices.models import Device
 from app.devices.schemas import Availability, BusyInterval, DeviceStatus, Interval
@@ -28,7 +37,7 @@ def _is_admin(user: User) -> bool:
     return user.role == "admin"
 
 
-def get_visible(session: Session, *, booking_id: int, actor: User) -> Booking:
+def get_visible(*, session: Session, booking_id: int, actor: User) -> Booking:
     booking = repository.get(session, booking_id=booking_id)
     if booking is None:
         raise NotFound(f"booking {booking_id} not found")
@@ -38,17 +47,17 @@ def get_visible(session: Session, *, booking_id: int, actor: User) -> Booking:
 
 
 def list_bookings(
-    session: Session,
     *,
+    session: Session,
     actor: User,
-    user_id: int | None,
-    device_id: int | None,
-    status: BookingStatus | None,
-    start: datetime | None,
-    end: datetime | None,
-    limit: int,
-    offset: int,
+    page: PageParams,
+    user_id: int | None = None,
+    device_id: int | None = None,
+    status: BookingStatus | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> tuple[Sequence[Booking], int]:
+    """Bookings ordered by start; members see only their own."""
     if not _is_admin(actor):
         if user_id is not None and user_id != actor.id:
             raise Forbidden("members can list only their own bookings")
@@ -60,14 +69,33 @@ def list_bookings(
         status=status.value if status else None,
         start=start,
         end=end,
-        limit=limit,
-        offset=offset,
+        page=page,
     )
 
 
+def check_rules(
+    *, start: datetime, end: datetime, settings: Settings, check_start: bool = True
+) -> None:
+    """The booking rules that do not need the database; 422 ``booking_rule``."""
+
+    def broken(rule: str, message: str) -> NoReturn:
+        raise Unprocessable(
+            message, code="booking_rule", details={"rule": rule, "start": start, "end": end}
+        )
+
+    if end <= start:
+        broken("end_after_start", "end must be after start")
+    length = (end - start).total_seconds()
+    if length < settings.booking_min_seconds:
+        broken("min_length", f"a booking lasts at least {settings.booking_min_seconds} seconds")
+    if length > settings.booking_max_seconds:
+        broken("max_length", f"a booking lasts at most {settings.booking_max_seconds} seconds")
+    if check_start and start < utcnow() - timedelta(seconds=settings.booking_past_grace_seconds):
+        broken("start_in_past", "a booking cannot start in the past")
+
+
 def _lock_bookable_device(session: Session, *, device_id: int) -> Device:
-    # Row lock on the device: concurrent bookings of one device are serialised here, so the
-    # overlap check below cannot be raced on PostgreSQL.
+    # Serialises bookings of one device: a row lock on PostgreSQL, the write lock on SQLite.
     device = devices_repository.get(session, device_id=device_id, lock=True)
     if device is None:
         raise Unprocessable(f"device {device_id} does not exist", details={"device_id": device_id})
@@ -80,6 +108,34 @@ def _lock_bookable_device(session: Session, *, device_id: int) -> Device:
     return device
 
 
+def _conflict(device_id: int, conflicts: Sequence[Booking]) -> Conflict:
+    details: dict[str, Any] = {"device_id": device_id, "conflicts": []}
+    message = f"device {device_id} is already booked in that window"
+    if conflicts:
+        first = conflicts[0]
+        holder = first.user
+        message = (
+            f"device {device_id} is already booked by {holder.display_name} "
+            f"(booking {first.id}) in that window"
+        )
+        details.update(
+            booking_id=first.id,
+            start=first.start_at,
+            end=first.end_at,
+            holder=holder.display_name,
+            conflicts=[
+                {
+                    "booking_id": b.id,
+                    "start": b.start_at,
+                    "end": b.end_at,
+                    "holder": b.user.display_name,
+                }
+                for b in conflicts
+            ],
+        )
+    return Conflict(message, code="booking_conflict", details=details)
+
+
 def _ensure_no_overlap(
     session: Session, *, device_id: int, start: datetime, end: datetime, exclude_id: int | None
 ) -> None:
@@ -87,22 +143,23 @@ def _ensure_no_overlap(
         session, device_id=device_id, start=start, end=end, exclude_id=exclude_id
     )
     if conflicts:
-        first = conflicts[0]
-        raise Conflict(
-            f"device {device_id} is already booked by booking {first.id} in that window",
-            code="booking_conflict",
-            details={
-                "booking_id": first.id,
-                "start": first.start_at,
-                "end": first.end_at,
-                "conflicts": [
-                    {"booking_id": b.id, "start": b.start_at, "end": b.end_at} for b in conflicts
-                ],
-            },
-        )
+        raise _conflict(device_id, conflicts)
 
 
-def create(session: Session, *, data: BookingCreate, actor: User) -> Booking:
+def _flush_guarded(session: Session, *, device_id: int) -> None:
+    """Flush; the database's own overlap guard becomes the same 409 as the app's check."""
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        if repository.OVERLAP_CONSTRAINT in str(exc.orig):
+            session.rollback()
+            raise _conflict(device_id, []) from None
+        raise
+
+
+def create_booking(
+    *, session: Session, actor: User, data: BookingCreate, settings: Settings
+) -> Booking:
     owner_id = actor.id
     if data.user_id is not None and data.user_id != actor.id:
         if not _is_admin(actor):
@@ -113,6 +170,7 @@ def create(session: Session, *, data: BookingCreate, actor: User) -> Booking:
                 f"user {data.user_id} does not exist", details={"user_id": data.user_id}
             )
         owner_id = owner.id
+    check_rules(start=data.start, end=data.end, settings=settings)
     _lock_bookable_device(session, device_id=data.device_id)
     _ensure_no_overlap(
         session, device_id=data.device_id, start=data.start, end=data.end, exclude_id=None
@@ -125,20 +183,24 @@ def create(session: Session, *, data: BookingCreate, actor: User) -> Booking:
         purpose=data.purpose,
         status=BookingStatus.ACTIVE.value,
     )
-    return repository.add(session, booking=booking)
+    session.add(booking)
+    _flush_guarded(session, device_id=data.device_id)
+    return booking
 
 
-def update(session: Session, *, booking: Booking, data: BookingUpdate) -> Booking:
+def update_booking(
+    *, session: Session, booking: Booking, data: BookingUpdate, settings: Settings
+) -> Booking:
+    """Move, extend or shorten an active booking, or change its purpose."""
     if booking.status != BookingStatus.ACTIVE.value:
         raise Conflict("a cancelled booking cannot be changed", details={"booking_id": booking.id})
-    fields = data.model_dump(exclude_unset=True, exclude_none=True)
+    fields = data.model_dump(exclude_unset=True)
     start = fields.get("start", booking.start_at)
     end = fields.get("end", booking.end_at)
-    try:
-        check_window(start, end)
-    except ValueError as exc:
-        raise Unprocessable(str(exc), details={"start": start, "end": end}) from None
     if "start" in fields or "end" in fields:
+        # A booking that has begun may be extended or shortened; only a new start is
+        # held to the no-past rule.
+        check_rules(start=start, end=end, settings=settings, check_start=start != booking.start_at)
         _lock_bookable_device(session, device_id=booking.device_id)
         _ensure_no_overlap(
             session, device_id=booking.device_id, start=start, end=end, exclude_id=booking.id
@@ -147,11 +209,11 @@ def update(session: Session, *, booking: Booking, data: BookingUpdate) -> Bookin
     booking.end_at = end
     if "purpose" in fields:
         booking.purpose = fields["purpose"]
-    session.flush()
+    _flush_guarded(session, device_id=booking.device_id)
     return booking
 
 
-def cancel(session: Session, *, booking: Booking) -> Booking:
+def cancel_booking(*, session: Session, booking: Booking) -> Booking:
     if booking.status == BookingStatus.CANCELLED.value:
         raise Conflict("booking is already cancelled", details={"booking_id": booking.id})
     booking.status = BookingStatus.CANCELLED.value
@@ -161,17 +223,27 @@ def cancel(session: Session, *, booking: Booking) -> Booking:
 
 
 def availability(
-    session: Session, *, device: Device, start: datetime, end: datetime
+    *, session: Session, device: Device, start: datetime, end: datetime
 ) -> Availability:
+    """Busy intervals (with who holds them) and free windows of ``device`` in ``[start, end)``."""
     if end <= start:
         raise Unprocessable("'to' must be after 'from'", details={"from": start, "to": end})
     if end - start > MAX_AVAILABILITY_WINDOW:
         raise Unprocessable("the window may span at most 366 days")
-    bookings = repository.overlapping(session, device_id=device.id, start=start, end=end)
-    busy = [BusyInterval(booking_id=b.id, start=b.start_at, end=b.end_at) for b in bookings]
+    rows = repository.overlapping_with_holders(session, device_id=device.id, start=start, end=end)
+    busy = [
+        BusyInterval(
+            booking_id=b.id,
+            start=b.start_at,
+            end=b.end_at,
+            user_id=holder.id,
+            holder=holder.display_name,
+        )
+        for b, holder in rows
+    ]
     free: list[Interval] = []
     cursor = start
-    for b in bookings:  # ordered by start
+    for b, _ in rows:  # ordered by start
         if b.start_at > cursor:
             free.append(Interval(start=cursor, end=min(b.start_at, end)))
         cursor = max(cursor, b.end_at)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
+import sys
 from enum import StrEnum
 from functools import lru_cache
+from pathlib import Path
 from typing import Self
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -18,6 +21,7 @@ _PLACEHOLDER_SECRETS = frozenset(
 )
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
 _RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+DEFAULT_SECRETS_DIR = Path("/run/secrets")
 
 
 class Environment(StrEnum):
@@ -77,6 +81,18 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_pool_timeout: float = Field(default=5.0, gt=0, le=300)
     forwarded_allow_ips: str = "127.0.0.1"
+    # Comma-separated keys that still verify tokens (signed before a SECRET_KEY rotation).
+    previous_secret_keys: str = Field(default="", repr=False)
+    # Requests with a larger body are answered 413 before the body is read.
+    max_body_bytes: int = Field(default=1_048_576, ge=1_024, le=1_073_741_824)
+    # Booking rules (see README "Booking rules").
+    booking_past_grace_seconds: int = Field(default=300, ge=0, le=86_400)
+    booking_min_seconds: int = Field(default=300, ge=1, le=86_400)
+    booking_max_seconds: int = Field(default=14 * 86_400, ge=60, le=366 * 86_400)
+    # A refresh token presented again within this many seconds of its rotation is a
+    # concurrent twin (409, sessions kept); later it is reuse (every session revoked).
+    refresh_reuse_grace_seconds: int = Field(default=10, ge=0, le=300)
+    status_file: str | None = None
 
     # Set when SECRET_KEY was generated for this process (development only).
     secret_key_ephemeral: bool = Field(default=False, exclude=True)
@@ -123,6 +139,18 @@ class Settings(BaseSettings):
             raise ValueError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters long")
         return self
 
+    @model_validator(mode="after")
+    def _booking_lengths(self) -> Self:
+        if self.booking_min_seconds > self.booking_max_seconds:
+            raise ValueError("BOOKING_MIN_SECONDS must not exceed BOOKING_MAX_SECONDS")
+        return self
+
+    @property
+    def verification_keys(self) -> list[str]:
+        """The signing key first, then every previous key (rotation)."""
+        previous = [k.strip() for k in self.previous_secret_keys.split(",") if k.strip()]
+        return [self.signing_key, *(k for k in previous if k != self.signing_key)]
+
     @property
     def signing_key(self) -> str:
         assert self.secret_key is not None  # noqa: S101 - set by the validator
@@ -145,16 +173,38 @@ class Settings(BaseSettings):
         return self.environment is Environment.DEVELOPMENT
 
 
+def secrets_dir() -> Path | None:
+    """``SECRETS_DIR``, else ``/run/secrets`` when that directory exists."""
+    configured = os.environ.get("SECRETS_DIR", "").strip()
+    if configured:
+        path = Path(configured)
+        if not path.is_dir():
+            raise SettingsError(f"SECRETS_DIR={configured} is not a directory")
+        return path
+    return DEFAULT_SECRETS_DIR if DEFAULT_SECRETS_DIR.is_dir() else None
+
+
 def load_settings() -> Settings:
-    """Build settings, turning validation errors into one readable :class:`SettingsError`."""
+    """Build settings from the environment, ``.env`` and the secrets directory (one file per
+    setting, lower-case name; the environment wins), turning validation errors into one
+    readable :class:`SettingsError`."""
     try:
-        return Settings()
+        return Settings(_secrets_dir=secrets_dir())
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']).upper() or 'settings'}: {err['msg']}"
             for err in exc.errors()
         )
         raise SettingsError(f"invalid configuration: {problems}") from None
+
+
+def settings_or_exit() -> Settings:
+    """Settings for a command or the server, or exit 2 with one readable line."""
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        print(f"vmstack-app: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 @lru_cache(maxsize=1)

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
 from fastapi import Path
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 _EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+$")
 NO_NUL = r"^[^\x00]*$"
@@ -51,3 +60,34 @@ def _to_utc(value: datetime) -> datetime:
 
 # Timezone-aware input (naive datetimes are rejected), normalised to UTC.
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+
+
+# An optional PATCH field that is not nullable: absent means "unchanged", and the schema
+# (and validation) refuse null.
+Unset = SkipJsonSchema[None]
+
+
+def _drop_null_defaults(schema: dict[str, Any]) -> None:
+    # "default": null on a non-nullable property would contradict its own type.
+    for prop in schema.get("properties", {}).values():
+        if isinstance(prop, dict) and prop.get("default", ...) is None and "anyOf" not in prop:
+            del prop["default"]
+
+
+class PatchModel(BaseModel):
+    """A PATCH body: only the fields sent change. ``null`` is accepted only for the fields
+    named in ``nullable_fields`` (where the schema says so, e.g. clearing a reference)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_drop_null_defaults)
+    nullable_fields: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_null(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            nulls = sorted(
+                str(k) for k, v in data.items() if v is None and k not in cls.nullable_fields
+            )
+            if nulls:
+                raise ValueError(f"may not be null: {', '.join(nulls)}")
+        return data

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -53,6 +54,7 @@ class TokenClaims:
     subject: int
     jti: str
     type: TokenType
+    issued_at: int
     expires_at: datetime
 
 
@@ -84,13 +86,28 @@ def create_token(
     )
 
 
-def decode_token(token: str, *, key: str, expected_type: TokenType) -> TokenClaims:
-    try:
-        claims = jwt.decode(
-            token, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "jti", "type"]}
-        )
-    except jwt.PyJWTError as exc:
-        raise InvalidToken(str(exc)) from None
+def _decode(token: str, keys: Sequence[str]) -> dict[str, Any]:
+    """Verify with the current key, then with each previous key (key rotation)."""
+    error: jwt.PyJWTError | None = None
+    for key in keys:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                options={"require": ["exp", "iat", "sub", "jti", "type"]},
+            )
+        except jwt.InvalidSignatureError as exc:
+            error = exc
+            continue
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(str(exc)) from None
+        return claims
+    raise InvalidToken(str(error or "no verification key"))
+
+
+def decode_token(token: str, *, key: str | Sequence[str], expected_type: TokenType) -> TokenClaims:
+    claims = _decode(token, [key] if isinstance(key, str) else key)
     if claims.get("type") != expected_type:
         raise InvalidToken("wrong token type")
     try:
@@ -103,5 +120,6 @@ def decode_token(token: str, *, key: str, expected_type: TokenType) -> TokenClai
         subject=subject,
         jti=str(claims["jti"]),
         type=expected_type,
+        issued_at=int(claims["iat"]),
         expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=utcnow().tzinfo),
     )

@@ -6,10 +6,12 @@ from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import Base, UTCDateTime, utcnow
+from app.core.search import Searchable
 
 
-class DeviceType(Base):
+class DeviceType(Searchable, Base):
     __tablename__ = "device_types"
+    __search_fields__ = ("name",)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -17,8 +19,9 @@ class DeviceType(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class Device(Base):
+class Device(Searchable, Base):
     __tablename__ = "devices"
+    __search_fields__ = ("name", "serial")
     __table_args__ = (
         CheckConstraint("status IN ('available', 'maintenance', 'retired')", name="status_valid"),
     )

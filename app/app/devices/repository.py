@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.bookings.models import Booking
+from app.core.pagination import PageParams, paginate
 from app.devices.models import Device, DeviceType
 from app.inventory.models import InventoryItem
 
@@ -19,14 +20,12 @@ def get_type_by_name(session: Session, *, name: str) -> DeviceType | None:
 
 
 def list_types(
-    session: Session, *, q: str | None, limit: int, offset: int
+    session: Session, *, q: str | None, page: PageParams
 ) -> tuple[Sequence[DeviceType], int]:
     stmt = select(DeviceType)
     if q:
-        stmt = stmt.where(func.lower(DeviceType.name).like(f"%{q.lower()}%"))
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(stmt.order_by(DeviceType.id).limit(limit).offset(offset)).all()
-    return rows, total
+        stmt = stmt.where(DeviceType.search_matches(q))
+    return paginate(session, stmt, page=page, order_by=(DeviceType.id,))
 
 
 def type_in_use(session: Session, *, type_id: int) -> bool:
@@ -35,8 +34,13 @@ def type_in_use(session: Session, *, type_id: int) -> bool:
 
 def get(session: Session, *, device_id: int, lock: bool = False) -> Device | None:
     if lock:
-        # Serialises bookings per device on PostgreSQL (no-op on SQLite, which
-        # serialises writers on its own).
+        if session.get_bind().dialect.name == "sqlite":
+            # SQLite has no row locks, and a plain SELECT takes no write lock: this no-op
+            # write takes the database's write lock now (held until commit), so a concurrent
+            # booking waits here instead of passing the overlap check beside this one.
+            session.execute(text("UPDATE devices SET id = id WHERE id = :id"), {"id": device_id})
+            return session.get(Device, device_id, populate_existing=True)
+        # PostgreSQL: a row lock on the device serialises its bookings.
         stmt = select(Device).where(Device.id == device_id).with_for_update(of=Device)
         return session.scalars(stmt).unique().one_or_none()
     return session.get(Device, device_id)
@@ -53,8 +57,7 @@ def list_devices(
     type_id: int | None,
     location: str | None,
     q: str | None,
-    limit: int,
-    offset: int,
+    page: PageParams,
 ) -> tuple[Sequence[Device], int]:
     stmt = select(Device)
     if status:
@@ -64,13 +67,8 @@ def list_devices(
     if location:
         stmt = stmt.where(func.lower(Device.location) == location.lower())
     if q:
-        pattern = f"%{q.lower()}%"
-        stmt = stmt.where(
-            or_(func.lower(Device.name).like(pattern), func.lower(Device.serial).like(pattern))
-        )
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(stmt.order_by(Device.id).limit(limit).offset(offset)).unique().all()
-    return rows, total
+        stmt = stmt.where(Device.search_matches(q))
+    return paginate(session, stmt, page=page, order_by=(Device.id,))
 
 
 def has_bookings(session: Session, *, device_id: int) -> bool:

@@ -38,36 +38,31 @@ SearchQuery = Annotated[
 def list_device_types(
     _: CurrentUser, session: SessionDep, page: PageDep, q: SearchQuery = None
 ) -> Page[DeviceTypeRead]:
-    rows, total = service.list_types(session, q=q, limit=page.limit, offset=page.offset)
-    return Page[DeviceTypeRead](
-        items=[DeviceTypeRead.model_validate(r) for r in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    result = service.list_types(session=session, page=page, q=q)
+    return Page[DeviceTypeRead].of(result, page, DeviceTypeRead.model_validate)
 
 
 @router.post("/device-types", response_model=DeviceTypeRead, status_code=status.HTTP_201_CREATED)
 def create_device_type(body: DeviceTypeCreate, _: AdminUser, session: SessionDep) -> DeviceType:
-    return service.create_type(session, data=body)
+    return service.create_type(session=session, data=body)
 
 
 @router.get("/device-types/{type_id}", response_model=DeviceTypeRead)
 def get_device_type(type_id: IdPath, _: CurrentUser, session: SessionDep) -> DeviceType:
-    return service.get_type(session, type_id=type_id)
+    return service.get_type(session=session, type_id=type_id)
 
 
 @router.patch("/device-types/{type_id}", response_model=DeviceTypeRead)
 def update_device_type(
     type_id: IdPath, body: DeviceTypeUpdate, _: AdminUser, session: SessionDep
 ) -> DeviceType:
-    obj = service.get_type(session, type_id=type_id)
-    return service.update_type(session, obj=obj, data=body)
+    obj = service.get_type(session=session, type_id=type_id)
+    return service.update_type(session=session, obj=obj, data=body)
 
 
 @router.delete("/device-types/{type_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_device_type(type_id: IdPath, _: AdminUser, session: SessionDep) -> Response:
-    service.delete_type(session, obj=service.get_type(session, type_id=type_id))
+    service.delete_type(session=session, obj=service.get_type(session=session, type_id=type_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -84,44 +79,33 @@ def list_devices(
     location: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
     q: SearchQuery = None,
 ) -> Page[DeviceRead]:
-    rows, total = service.list_devices(
-        session,
-        status=status,
-        type_id=type_id,
-        location=location,
-        q=q,
-        limit=page.limit,
-        offset=page.offset,
+    result = service.list_devices(
+        session=session, page=page, status=status, type_id=type_id, location=location, q=q
     )
-    return Page[DeviceRead](
-        items=[DeviceRead.model_validate(r) for r in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return Page[DeviceRead].of(result, page, DeviceRead.model_validate)
 
 
 @router.post("/devices", response_model=DeviceRead, status_code=status.HTTP_201_CREATED)
 def create_device(body: DeviceCreate, _: AdminUser, session: SessionDep) -> Device:
-    return service.create(session, data=body)
+    return service.create(session=session, data=body)
 
 
 @router.get("/devices/{device_id}", response_model=DeviceRead)
 def get_device(device_id: IdPath, _: CurrentUser, session: SessionDep) -> Device:
-    return service.get(session, device_id=device_id)
+    return service.get(session=session, device_id=device_id)
 
 
 @router.patch("/devices/{device_id}", response_model=DeviceRead)
 def update_device(
     device_id: IdPath, body: DeviceUpdate, _: AdminUser, session: SessionDep
 ) -> Device:
-    device = service.get(session, device_id=device_id)
-    return service.update(session, device=device, data=body)
+    device = service.get(session=session, device_id=device_id)
+    return service.update(session=session, device=device, data=body)
 
 
 @router.delete("/devices/{device_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_device(device_id: IdPath, _: AdminUser, session: SessionDep) -> Response:
-    service.delete(session, device=service.get(session, device_id=device_id))
+    service.delete(session=session, device=service.get(session=session, device_id=device_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -133,6 +117,7 @@ def device_availability(
     from_: Annotated[UtcDatetime, Query(alias="from", description="Window start (with offset)")],
     to: Annotated[UtcDatetime, Query(description="Window end (with offset)")],
 ) -> Availability:
-    """Busy intervals (active bookings) and free windows of a device within ``[from, to)``."""
-    device = service.get(session, device_id=device_id)
-    return bookings_service.availability(session, device=device, start=from_, end=to)
+    """Busy intervals (active bookings, with the holder's display name) and free windows of
+    a device within ``[from, to)``."""
+    device = service.get(session=session, device_id=device_id)
+    return bookings_service.availability(session=session, device=device, start=from_, end=to)

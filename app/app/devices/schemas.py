@@ -5,7 +5,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.schemas import Code, DbId, LongText, Name, ShortText
+from app.core.schemas import Code, DbId, LongText, Name, PatchModel, ShortText, Unset
 
 
 class DeviceStatus(StrEnum):
@@ -21,11 +21,9 @@ class DeviceTypeCreate(BaseModel):
     description: LongText = ""
 
 
-class DeviceTypeUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: Name | None = None
-    description: LongText | None = None
+class DeviceTypeUpdate(PatchModel):
+    name: Name | Unset = None
+    description: LongText | Unset = None
 
 
 class DeviceTypeRead(BaseModel):
@@ -48,15 +46,13 @@ class DeviceCreate(BaseModel):
     notes: LongText = ""
 
 
-class DeviceUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: Name | None = None
-    device_type_id: DbId | None = None
-    serial: Code | None = None
-    location: ShortText | None = None
-    status: DeviceStatus | None = None
-    notes: LongText | None = None
+class DeviceUpdate(PatchModel):
+    name: Name | Unset = None
+    device_type_id: DbId | Unset = None
+    serial: Code | Unset = None
+    location: ShortText | Unset = None
+    status: DeviceStatus | Unset = None
+    notes: LongText | Unset = None
 
 
 class DeviceRead(BaseModel):
@@ -81,6 +77,8 @@ class Interval(BaseModel):
 
 class BusyInterval(Interval):
     booking_id: int
+    user_id: int
+    holder: str = Field(description="The holder's display name (full name, else e-mail)")
 
 
 class Availability(BaseModel):

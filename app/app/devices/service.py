@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from app.core.errors import Conflict, NotFound, Unprocessable
+from app.core.pagination import PageParams
 from app.devices import repository
 from app.devices.models import Device, DeviceType
 from app.devices.schemas import (
@@ -18,7 +19,7 @@ from app.devices.schemas import (
 # --- device types -------------------------------------------------------------------------
 
 
-def get_type(session: Session, *, type_id: int) -> DeviceType:
+def get_type(*, session: Session, type_id: int) -> DeviceType:
     obj = repository.get_type(session, type_id=type_id)
     if obj is None:
         raise NotFound(f"device type {type_id} not found")
@@ -26,9 +27,9 @@ def get_type(session: Session, *, type_id: int) -> DeviceType:
 
 
 def list_types(
-    session: Session, *, q: str | None, limit: int, offset: int
+    *, session: Session, page: PageParams, q: str | None = None
 ) -> tuple[Sequence[DeviceType], int]:
-    return repository.list_types(session, q=q, limit=limit, offset=offset)
+    return repository.list_types(session, q=q, page=page)
 
 
 def _ensure_type_name_free(session: Session, *, name: str, current: int | None = None) -> None:
@@ -37,14 +38,14 @@ def _ensure_type_name_free(session: Session, *, name: str, current: int | None =
         raise Conflict("a device type with this name already exists", details={"name": name})
 
 
-def create_type(session: Session, *, data: DeviceTypeCreate) -> DeviceType:
+def create_type(*, session: Session, data: DeviceTypeCreate) -> DeviceType:
     _ensure_type_name_free(session, name=data.name)
     obj = DeviceType(name=data.name, description=data.description)
     repository.add(session, obj=obj)
     return obj
 
 
-def update_type(session: Session, *, obj: DeviceType, data: DeviceTypeUpdate) -> DeviceType:
+def update_type(*, session: Session, obj: DeviceType, data: DeviceTypeUpdate) -> DeviceType:
     fields = data.model_dump(exclude_unset=True, exclude_none=True)
     if "name" in fields:
         _ensure_type_name_free(session, name=fields["name"], current=obj.id)
@@ -54,7 +55,7 @@ def update_type(session: Session, *, obj: DeviceType, data: DeviceTypeUpdate) ->
     return obj
 
 
-def delete_type(session: Session, *, obj: DeviceType) -> None:
+def delete_type(*, session: Session, obj: DeviceType) -> None:
     if repository.type_in_use(session, type_id=obj.id):
         raise Conflict("device type is used by devices", details={"device_type_id": obj.id})
     repository.clear_type_from_items(session, type_id=obj.id)
@@ -64,7 +65,7 @@ def delete_type(session: Session, *, obj: DeviceType) -> None:
 # --- devices ------------------------------------------------------------------------------
 
 
-def get(session: Session, *, device_id: int, lock: bool = False) -> Device:
+def get(*, session: Session, device_id: int, lock: bool = False) -> Device:
     device = repository.get(session, device_id=device_id, lock=lock)
     if device is None:
         raise NotFound(f"device {device_id} not found")
@@ -72,14 +73,13 @@ def get(session: Session, *, device_id: int, lock: bool = False) -> Device:
 
 
 def list_devices(
-    session: Session,
     *,
-    status: DeviceStatus | None,
-    type_id: int | None,
-    location: str | None,
-    q: str | None,
-    limit: int,
-    offset: int,
+    session: Session,
+    page: PageParams,
+    status: DeviceStatus | None = None,
+    type_id: int | None = None,
+    location: str | None = None,
+    q: str | None = None,
 ) -> tuple[Sequence[Device], int]:
     return repository.list_devices(
         session,
@@ -87,8 +87,7 @@ def list_devices(
         type_id=type_id,
         location=location,
         q=q,
-        limit=limit,
-        offset=offset,
+        page=page,
     )
 
 
@@ -108,7 +107,7 @@ def _ensure_serial_free(session: Session, *, serial: str, current: int | None = 
         )
 
 
-def create(session: Session, *, data: DeviceCreate) -> Device:
+def create(*, session: Session, data: DeviceCreate) -> Device:
     _require_type(session, type_id=data.device_type_id)
     _ensure_serial_free(session, serial=data.serial)
     device = Device(
@@ -124,7 +123,7 @@ def create(session: Session, *, data: DeviceCreate) -> Device:
     return device
 
 
-def update(session: Session, *, device: Device, data: DeviceUpdate) -> Device:
+def update(*, session: Session, device: Device, data: DeviceUpdate) -> Device:
     fields = data.model_dump(exclude_unset=True, exclude_none=True)
     if "device_type_id" in fields:
         _require_type(session, type_id=fields["device_type_id"])
@@ -137,7 +136,7 @@ def update(session: Session, *, device: Device, data: DeviceUpdate) -> Device:
     return device
 
 
-def delete(session: Session, *, device: Device) -> None:
+def delete(*, session: Session, device: Device) -> None:
     if repository.has_bookings(session, device_id=device.id):
         raise Conflict(
             "device has bookings; retire it instead (status=retired)",

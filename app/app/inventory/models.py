@@ -6,12 +6,14 @@ from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, UTCDateTime, utcnow
+from app.core.search import Searchable
 
 
-class InventoryItem(Base):
+class InventoryItem(Searchable, Base):
     """Consumables and parts, counted by quantity."""
 
     __tablename__ = "inventory_items"
+    __search_fields__ = ("name", "sku")
     __table_args__ = (CheckConstraint("quantity >= 0", name="quantity_non_negative"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.core.pagination import PageParams, paginate
 from app.inventory.models import InventoryItem
 
 
@@ -22,8 +23,7 @@ def list_items(
     type_id: int | None,
     location: str | None,
     q: str | None,
-    limit: int,
-    offset: int,
+    page: PageParams,
 ) -> tuple[Sequence[InventoryItem], int]:
     stmt = select(InventoryItem)
     if type_id is not None:
@@ -31,16 +31,8 @@ def list_items(
     if location:
         stmt = stmt.where(func.lower(InventoryItem.location) == location.lower())
     if q:
-        pattern = f"%{q.lower()}%"
-        stmt = stmt.where(
-            or_(
-                func.lower(InventoryItem.name).like(pattern),
-                func.lower(InventoryItem.sku).like(pattern),
-            )
-        )
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(stmt.order_by(InventoryItem.id).limit(limit).offset(offset)).all()
-    return rows, total
+        stmt = stmt.where(InventoryItem.search_matches(q))
+    return paginate(session, stmt, page=page, order_by=(InventoryItem.id,))
 
 
 def add(session: Session, *, item: InventoryItem) -> InventoryItem:

@@ -28,35 +28,30 @@ def list_items(
     location: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
     q: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
 ) -> Page[ItemRead]:
-    rows, total = service.list_items(
-        session, type_id=type_id, location=location, q=q, limit=page.limit, offset=page.offset
-    )
-    return Page[ItemRead](
-        items=[ItemRead.model_validate(r) for r in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    result = service.list_items(session=session, page=page, type_id=type_id, location=location, q=q)
+    return Page[ItemRead].of(result, page, ItemRead.model_validate)
 
 
 @router.post("", response_model=ItemRead, status_code=status.HTTP_201_CREATED)
 def create_item(body: ItemCreate, _: AdminUser, session: SessionDep) -> InventoryItem:
-    return service.create(session, data=body)
+    return service.create(session=session, data=body)
 
 
 @router.get("/{item_id}", response_model=ItemRead)
 def get_item(item_id: IdPath, _: CurrentUser, session: SessionDep) -> InventoryItem:
-    return service.get(session, item_id=item_id)
+    return service.get(session=session, item_id=item_id)
 
 
 @router.patch("/{item_id}", response_model=ItemRead)
 def update_item(
     item_id: IdPath, body: ItemUpdate, _: AdminUser, session: SessionDep
 ) -> InventoryItem:
-    return service.update(session, item=service.get(session, item_id=item_id), data=body)
+    return service.update(
+        session=session, item=service.get(session=session, item_id=item_id), data=body
+    )
 
 
 @router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_item(item_id: IdPath, _: AdminUser, session: SessionDep) -> Response:
-    service.delete(session, item=service.get(session, item_id=item_id))
+    service.delete(session=session, item=service.get(session=session, item_id=item_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

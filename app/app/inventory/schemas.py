@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.schemas import MAX_DB_INT, Code, DbId, Name, ShortText
+from app.core.schemas import MAX_DB_INT, Code, DbId, Name, PatchModel, ShortText, Unset
 
 Quantity = Annotated[int, Field(ge=0, le=MAX_DB_INT)]
 
@@ -20,13 +20,13 @@ class ItemCreate(BaseModel):
     device_type_id: DbId | None = None
 
 
-class ItemUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ItemUpdate(PatchModel):
+    nullable_fields = frozenset({"device_type_id"})
 
-    name: Name | None = None
-    sku: Code | None = None
-    quantity: Quantity | None = None
-    location: ShortText | None = None
+    name: Name | Unset = None
+    sku: Code | Unset = None
+    quantity: Quantity | Unset = None
+    location: ShortText | Unset = None
     device_type_id: DbId | None = None
 
 

@@ -5,13 +5,14 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from app.core.errors import Conflict, NotFound, Unprocessable
+from app.core.pagination import PageParams
 from app.devices import repository as devices_repository
 from app.inventory import repository
 from app.inventory.models import InventoryItem
 from app.inventory.schemas import ItemCreate, ItemUpdate
 
 
-def get(session: Session, *, item_id: int) -> InventoryItem:
+def get(*, session: Session, item_id: int) -> InventoryItem:
     item = repository.get(session, item_id=item_id)
     if item is None:
         raise NotFound(f"inventory item {item_id} not found")
@@ -19,17 +20,14 @@ def get(session: Session, *, item_id: int) -> InventoryItem:
 
 
 def list_items(
-    session: Session,
     *,
-    type_id: int | None,
-    location: str | None,
-    q: str | None,
-    limit: int,
-    offset: int,
+    session: Session,
+    page: PageParams,
+    type_id: int | None = None,
+    location: str | None = None,
+    q: str | None = None,
 ) -> tuple[Sequence[InventoryItem], int]:
-    return repository.list_items(
-        session, type_id=type_id, location=location, q=q, limit=limit, offset=offset
-    )
+    return repository.list_items(session, type_id=type_id, location=location, q=q, page=page)
 
 
 def _require_type(session: Session, *, type_id: int | None) -> None:
@@ -48,17 +46,14 @@ def _ensure_sku_free(session: Session, *, sku: str, current: int | None = None) 
         )
 
 
-def create(session: Session, *, data: ItemCreate) -> InventoryItem:
+def create(*, session: Session, data: ItemCreate) -> InventoryItem:
     _require_type(session, type_id=data.device_type_id)
     _ensure_sku_free(session, sku=data.sku)
     return repository.add(session, item=InventoryItem(**data.model_dump()))
 
 
-def update(session: Session, *, item: InventoryItem, data: ItemUpdate) -> InventoryItem:
+def update(*, session: Session, item: InventoryItem, data: ItemUpdate) -> InventoryItem:
     fields = data.model_dump(exclude_unset=True)
-    for required in ("name", "sku", "quantity", "location"):
-        if required in fields and fields[required] is None:
-            raise Unprocessable(f"{required} cannot be null", details={"field": required})
     if "device_type_id" in fields:
         _require_type(session, type_id=fields["device_type_id"])
     if "sku" in fields:
@@ -69,5 +64,5 @@ def update(session: Session, *, item: InventoryItem, data: ItemUpdate) -> Invent
     return item
 
 
-def delete(session: Session, *, item: InventoryItem) -> None:
+def delete(*, session: Session, item: InventoryItem) -> None:
     repository.delete(session, item=item)

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.bookings.models import Booking
+from app.core.pagination import PageParams, paginate
 from app.users.models import User
 
 
@@ -18,17 +19,14 @@ def get_by_email(session: Session, *, email: str) -> User | None:
 
 
 def list_users(
-    session: Session, *, q: str | None, role: str | None, limit: int, offset: int
+    session: Session, *, q: str | None, role: str | None, page: PageParams
 ) -> tuple[Sequence[User], int]:
     stmt = select(User)
     if q:
-        pattern = f"%{q.lower()}%"
-        stmt = stmt.where(or_(User.email.like(pattern), func.lower(User.full_name).like(pattern)))
+        stmt = stmt.where(User.search_matches(q))
     if role:
         stmt = stmt.where(User.role == role)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(stmt.order_by(User.id).limit(limit).offset(offset)).all()
-    return rows, total
+    return paginate(session, stmt, page=page, order_by=(User.id,))
 
 
 def count_bookings(session: Session, *, user_id: int) -> int:

@@ -27,33 +27,28 @@ def list_users(
     ] = None,
     role: Role | None = None,
 ) -> Page[UserRead]:
-    rows, total = service.list_users(session, q=q, role=role, limit=page.limit, offset=page.offset)
-    return Page[UserRead](
-        items=[UserRead.model_validate(r) for r in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    result = service.list_users(session=session, page=page, q=q, role=role)
+    return Page[UserRead].of(result, page, UserRead.model_validate)
 
 
 @router.post("", response_model=UserRead, status_code=status.HTTP_201_CREATED)
 def create_user(body: UserCreate, _: AdminUser, session: SessionDep) -> User:
-    return service.create(session, data=body)
+    return service.create(session=session, data=body)
 
 
 @router.get("/{user_id}", response_model=UserRead)
 def get_user(user_id: IdPath, _: AdminUser, session: SessionDep) -> User:
-    return service.get(session, user_id=user_id)
+    return service.get(session=session, user_id=user_id)
 
 
 @router.patch("/{user_id}", response_model=UserRead)
 def update_user(user_id: IdPath, body: UserUpdate, actor: AdminUser, session: SessionDep) -> User:
-    user = service.get(session, user_id=user_id)
-    return service.update(session, user=user, data=body, actor=actor)
+    user = service.get(session=session, user_id=user_id)
+    return service.update(session=session, user=user, data=body, actor=actor)
 
 
 @router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_user(user_id: IdPath, actor: AdminUser, session: SessionDep) -> Response:
-    user = service.get(session, user_id=user_id)
-    service.delete(session, user=user, actor=actor)
+    user = service.get(session=session, user_id=user_id)
+    service.delete(session=session, user=user, actor=actor)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

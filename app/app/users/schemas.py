@@ -5,7 +5,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from app.core.schemas import Email, Password, ShortText
+from app.core.schemas import Email, Password, PatchModel, ShortText, Unset
 
 
 class Role(StrEnum):
@@ -23,14 +23,12 @@ class UserCreate(BaseModel):
     is_active: bool = True
 
 
-class UserUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    email: Email | None = None
-    password: Password | None = None
-    full_name: ShortText | None = None
-    role: Role | None = None
-    is_active: bool | None = None
+class UserUpdate(PatchModel):
+    email: Email | Unset = None
+    password: Password | Unset = None
+    full_name: ShortText | Unset = None
+    role: Role | Unset = None
+    is_active: bool | Unset = None
 
 
 class UserRead(BaseModel):

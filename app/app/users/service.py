@@ -6,6 +6,7 @@ from typing import Literal
 from sqlalchemy.orm import Session
 
 from app.core.errors import Conflict, NotFound
+from app.core.pagination import PageParams
 from app.core.security import hash_password, verify_password
 from app.users import repository
 from app.users.models import User
@@ -14,7 +15,7 @@ from app.users.schemas import Role, UserCreate, UserUpdate
 AdminOutcome = Literal["created", "updated", "unchanged"]
 
 
-def get(session: Session, *, user_id: int) -> User:
+def get(*, session: Session, user_id: int) -> User:
     user = repository.get(session, user_id=user_id)
     if user is None:
         raise NotFound(f"user {user_id} not found")
@@ -22,14 +23,12 @@ def get(session: Session, *, user_id: int) -> User:
 
 
 def list_users(
-    session: Session, *, q: str | None, role: Role | None, limit: int, offset: int
+    *, session: Session, page: PageParams, q: str | None = None, role: Role | None = None
 ) -> tuple[Sequence[User], int]:
-    return repository.list_users(
-        session, q=q, role=role.value if role else None, limit=limit, offset=offset
-    )
+    return repository.list_users(session, q=q, role=role.value if role else None, page=page)
 
 
-def create(session: Session, *, data: UserCreate) -> User:
+def create(*, session: Session, data: UserCreate) -> User:
     if repository.get_by_email(session, email=data.email) is not None:
         raise Conflict("a user with this e-mail already exists", details={"email": data.email})
     user = User(
@@ -50,7 +49,7 @@ def _would_remove_last_admin(session: Session, *, user: User) -> bool:
     )
 
 
-def update(session: Session, *, user: User, data: UserUpdate, actor: User) -> User:
+def update(*, session: Session, user: User, data: UserUpdate, actor: User) -> User:
     fields = data.model_dump(exclude_unset=True)
     if fields.get("email") and fields["email"] != user.email:
         if repository.get_by_email(session, email=fields["email"]) is not None:
@@ -75,7 +74,7 @@ def update(session: Session, *, user: User, data: UserUpdate, actor: User) -> Us
     return user
 
 
-def delete(session: Session, *, user: User, actor: User) -> None:
+def delete(*, session: Session, user: User, actor: User) -> None:
     if user.id == actor.id:
         raise Conflict("admins cannot delete themselves")
     if repository.count_bookings(session, user_id=user.id):
@@ -86,7 +85,7 @@ def delete(session: Session, *, user: User, actor: User) -> None:
     repository.delete(session, user=user)
 
 
-def ensure_admin(session: Session, *, email: str, password: str) -> AdminOutcome:
+def ensure_admin(*, session: Session, email: str, password: str) -> AdminOutcome:
     """Create or update the bootstrap admin; idempotent."""
     user = repository.get_by_email(session, email=email)
     if user is None:
