@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.api import include_routers
 from app.core.config import Settings, get_settings, settings_or_exit
 from app.core.db import Database
 from app.core.errors import install_error_handlers
+from app.core.http import BodyGuardMiddleware, EnvelopeCORSMiddleware
 from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware
 from app.core.ratelimit import SlidingWindowLimiter
@@ -71,9 +71,10 @@ def create_app(settings: Settings | None = None, *, run_startup: bool = True) ->
     app.state.login_limiter = SlidingWindowLimiter(limit=count, period_seconds=period)
 
     install_error_handlers(app)
+    app.add_middleware(BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes)
     if settings.cors_origin_list:
         app.add_middleware(
-            CORSMiddleware,
+            EnvelopeCORSMiddleware,
             allow_origins=settings.cors_origin_list,
             allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],

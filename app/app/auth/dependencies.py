@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.auth.service import token_still_valid
 from app.core.config import Settings
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized
@@ -32,12 +33,12 @@ def get_current_user(
         raise Unauthorized("authentication required")
     try:
         claims = decode_token(
-            credentials.credentials, key=settings.signing_key, expected_type="access"
+            credentials.credentials, key=settings.verification_keys, expected_type="access"
         )
     except InvalidToken:
         raise Unauthorized("invalid or expired access token") from None
     user = users_repository.get(session, user_id=claims.subject)
-    if user is None or not user.is_active:
+    if user is None or not user.is_active or not token_still_valid(user, claims):
         raise Unauthorized("invalid or expired access token")
     return user
 

@@ -34,6 +34,19 @@ def consume(session: Session, *, jti: str, user_id: int, now: datetime) -> bool:
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
+def revoke(session: Session, *, jti: str, user_id: int, now: datetime) -> None:
+    session.execute(
+        update(RefreshToken)
+        .where(
+            RefreshToken.jti == jti,
+            RefreshToken.user_id == user_id,
+            RefreshToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def revoke_all(session: Session, *, user_id: int, now: datetime) -> None:
     session.execute(
         update(RefreshToken)

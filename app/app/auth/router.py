@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from app.auth import service
@@ -48,18 +48,30 @@ def login(
             details={"retry_after_seconds": round(retry_after, 1)},
             headers={"Retry-After": limiter.retry_after_header(retry_after)},
         )
-    return service.login(session, email=body.email, password=body.password, settings=settings)
+    return service.login(
+        session=session, email=body.email, password=body.password, settings=settings
+    )
 
 
-@router.post("/auth/refresh", response_model=TokenPair, responses=_AUTH_ERRORS)
+@router.post(
+    "/auth/refresh",
+    response_model=TokenPair,
+    responses={
+        **_AUTH_ERRORS,
+        409: {"model": ErrorEnvelope, "description": "Rotated moments ago by a concurrent twin"},
+    },
+)
 def refresh(
     body: RefreshRequest, session: SessionDep, settings: SettingsDep
 ) -> TokenPair | JSONResponse:
-    """Rotate a refresh token: the presented token is spent, a new pair is returned."""
+    """Rotate a refresh token: the presented token is spent, a new pair is returned.
+
+    Presented again within ``REFRESH_REUSE_GRACE_SECONDS``: 409 ``refresh_in_progress``
+    (nothing revoked). Later: 401 ``refresh_token_reused`` and every session is revoked."""
     try:
-        return service.refresh(session, token=body.refresh_token, settings=settings)
+        return service.refresh(session=session, token=body.refresh_token, settings=settings)
     except service.RefreshReuse as reuse:
-        service.revoke_family(session, user_id=int(reuse.args[0]))
+        service.revoke_family(session=session, user_id=int(reuse.args[0]))
         # Returned, not raised: the revocation must be committed.
         return error_response(
             401,
@@ -67,6 +79,13 @@ def refresh(
             "refresh token already used; all sessions were revoked",
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=_AUTH_ERRORS)
+def logout(body: RefreshRequest, session: SessionDep, settings: SettingsDep) -> Response:
+    """Sign out: revoke the refresh token (the short-lived access token expires on its own)."""
+    service.logout(session=session, token=body.refresh_token, settings=settings)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(

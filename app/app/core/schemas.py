@@ -11,8 +11,10 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
     model_validator,
 )
@@ -41,7 +43,11 @@ Code = Annotated[
 ShortText = Annotated[str, StringConstraints(max_length=200, pattern=NO_NUL)]
 LongText = Annotated[str, StringConstraints(max_length=5000, pattern=NO_NUL)]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
-DbId = Annotated[int, Field(ge=1, le=MAX_DB_INT)]
+# Strict in bodies: JSON true/false or "5" is not an id (query and path values stay strings
+# converted by FastAPI, so they use their own annotations).
+DbId = Annotated[int, Strict(), Field(ge=1, le=MAX_DB_INT)]
+Quantity = Annotated[int, Strict(), Field(ge=0, le=MAX_DB_INT)]
+Flag = Annotated[bool, Strict()]
 IdPath = Annotated[int, Path(ge=1, le=MAX_DB_INT)]
 
 MIN_YEAR = 1970
@@ -58,8 +64,15 @@ def _to_utc(value: datetime) -> datetime:
     return value
 
 
-# Timezone-aware input (naive datetimes are rejected), normalised to UTC.
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+def _iso_string(value: Any) -> Any:
+    # pydantic would read a bare number as a Unix timestamp; the API takes ISO 8601 only.
+    if isinstance(value, datetime | str):
+        return value
+    raise ValueError("a datetime must be an ISO 8601 string with a UTC offset")
+
+
+# Timezone-aware ISO 8601 input (naive datetimes and numbers are rejected), normalised to UTC.
+UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_string), AfterValidator(_to_utc)]
 
 
 # An optional PATCH field that is not nullable: absent means "unchanged", and the schema

@@ -54,7 +54,7 @@ class TokenClaims:
     subject: int
     jti: str
     type: TokenType
-    issued_at: int
+    issued_at: float
     expires_at: datetime
 
 
@@ -77,7 +77,8 @@ def create_token(
         "sub": str(subject),
         "type": token_type,
         "jti": jti,
-        "iat": int(now.timestamp()),
+        # Sub-second precision: a session ended at t refuses tokens issued before t.
+        "iat": now.timestamp(),
         "exp": int(expires.timestamp()),
         **(extra or {}),
     }
@@ -120,6 +121,6 @@ def decode_token(token: str, *, key: str | Sequence[str], expected_type: TokenTy
         subject=subject,
         jti=str(claims["jti"]),
         type=expected_type,
-        issued_at=int(claims["iat"]),
+        issued_at=float(claims["iat"]),
         expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=utcnow().tzinfo),
     )

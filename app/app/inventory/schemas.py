@@ -1,13 +1,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from app.core.schemas import MAX_DB_INT, Code, DbId, Name, PatchModel, ShortText, Unset
-
-Quantity = Annotated[int, Field(ge=0, le=MAX_DB_INT)]
+from app.core.schemas import Code, DbId, Name, PatchModel, Quantity, ShortText, Unset
 
 
 class ItemCreate(BaseModel):

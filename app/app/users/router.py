@@ -4,7 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.auth.dependencies import AdminUser
+from app.auth.dependencies import AdminUser, CurrentUser, SettingsDep
+from app.auth.schemas import TokenPair
 from app.core.config import API_V1_STR
 from app.core.db import SessionDep
 from app.core.errors import ERROR_RESPONSES
@@ -12,7 +13,14 @@ from app.core.pagination import Page, PageDep
 from app.core.schemas import NO_NUL, IdPath
 from app.users import service
 from app.users.models import User
-from app.users.schemas import Role, UserCreate, UserRead, UserUpdate
+from app.users.schemas import (
+    PasswordChange,
+    Role,
+    SelfUpdate,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
 
 router = APIRouter(prefix=f"{API_V1_STR}/users", tags=["users"], responses=ERROR_RESPONSES)
 
@@ -34,6 +42,33 @@ def list_users(
 @router.post("", response_model=UserRead, status_code=status.HTTP_201_CREATED)
 def create_user(body: UserCreate, _: AdminUser, session: SessionDep) -> User:
     return service.create(session=session, data=body)
+
+
+@router.get("/me", response_model=UserRead)
+def get_me(user: CurrentUser) -> User:
+    """Your own account."""
+    return user
+
+
+@router.patch("/me", response_model=UserRead)
+def update_me(body: SelfUpdate, user: CurrentUser, session: SessionDep) -> User:
+    """Change your own name or e-mail address."""
+    return service.update_self(session=session, user=user, data=body)
+
+
+@router.post("/me/password", response_model=TokenPair)
+def change_my_password(
+    body: PasswordChange, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> TokenPair:
+    """Change your own password (the current one is required; 403 ``wrong_password``).
+    Every other session ends; this caller continues with the token pair returned."""
+    return service.change_own_password(
+        session=session,
+        user=user,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        settings=settings,
+    )
 
 
 @router.get("/{user_id}", response_model=UserRead)

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from app.core.schemas import Email, Password, PatchModel, ShortText, Unset
+from app.core.schemas import Email, Flag, Password, PatchModel, ShortText, Unset
 
 
 class Role(StrEnum):
@@ -20,7 +21,7 @@ class UserCreate(BaseModel):
     password: Password
     full_name: ShortText = ""
     role: Role = Role.MEMBER
-    is_active: bool = True
+    is_active: Flag = True
 
 
 class UserUpdate(PatchModel):
@@ -28,7 +29,19 @@ class UserUpdate(PatchModel):
     password: Password | Unset = None
     full_name: ShortText | Unset = None
     role: Role | Unset = None
-    is_active: bool | Unset = None
+    is_active: Flag | Unset = None
+
+
+class SelfUpdate(PatchModel):
+    email: Email | Unset = None
+    full_name: ShortText | Unset = None
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    new_password: Password
 
 
 class UserRead(BaseModel):

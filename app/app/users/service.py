@@ -5,12 +5,15 @@ from typing import Literal
 
 from sqlalchemy.orm import Session
 
-from app.core.errors import Conflict, NotFound
+from app.auth import service as auth_service
+from app.auth.schemas import TokenPair
+from app.core.config import Settings
+from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.pagination import PageParams
 from app.core.security import hash_password, verify_password
 from app.users import repository
 from app.users.models import User
-from app.users.schemas import Role, UserCreate, UserUpdate
+from app.users.schemas import Role, SelfUpdate, UserCreate, UserUpdate
 
 AdminOutcome = Literal["created", "updated", "unchanged"]
 
@@ -51,7 +54,7 @@ def _would_remove_last_admin(session: Session, *, user: User) -> bool:
 
 def update(*, session: Session, user: User, data: UserUpdate, actor: User) -> User:
     fields = data.model_dump(exclude_unset=True)
-    if fields.get("email") and fields["email"] != user.email:
+    if "email" in fields and fields["email"] != user.email:
         if repository.get_by_email(session, email=fields["email"]) is not None:
             raise Conflict(
                 "a user with this e-mail already exists", details={"email": fields["email"]}
@@ -62,16 +65,47 @@ def update(*, session: Session, user: User, data: UserUpdate, actor: User) -> Us
         raise Conflict("the last active admin cannot be demoted or deactivated")
     if user.id == actor.id and demoting:
         raise Conflict("admins cannot demote or deactivate themselves")
-    if fields.get("password"):
+    ends_sessions = "password" in fields or (fields.get("is_active") is False and user.is_active)
+    if "password" in fields:
         user.password_hash = hash_password(fields["password"])
-    if fields.get("full_name") is not None:
+    if "full_name" in fields:
         user.full_name = fields["full_name"]
-    if fields.get("role") is not None:
+    if "role" in fields:
         user.role = Role(fields["role"]).value
-    if fields.get("is_active") is not None:
+    if "is_active" in fields:
         user.is_active = fields["is_active"]
     session.flush()
+    if ends_sessions:
+        # A reset password or a deactivated account ends every session of that user.
+        auth_service.end_sessions(session=session, user=user)
     return user
+
+
+def update_self(*, session: Session, user: User, data: SelfUpdate) -> User:
+    """A user changes their own name or e-mail address."""
+    fields = data.model_dump(exclude_unset=True)
+    if "email" in fields and fields["email"] != user.email:
+        if repository.get_by_email(session, email=fields["email"]) is not None:
+            raise Conflict(
+                "a user with this e-mail already exists", details={"email": fields["email"]}
+            )
+        user.email = fields["email"]
+    if "full_name" in fields:
+        user.full_name = fields["full_name"]
+    session.flush()
+    return user
+
+
+def change_own_password(
+    *, session: Session, user: User, current_password: str, new_password: str, settings: Settings
+) -> TokenPair:
+    """Change your own password (the current one is required). Every session ends, and the
+    caller gets a fresh token pair, so only the OTHER sessions are signed out."""
+    if not verify_password(current_password, user.password_hash):
+        raise Forbidden("the current password is wrong", code="wrong_password")
+    user.password_hash = hash_password(new_password)
+    auth_service.end_sessions(session=session, user=user)
+    return auth_service.issue_tokens(session=session, user=user, settings=settings)
 
 
 def delete(*, session: Session, user: User, actor: User) -> None:
