@@ -22,6 +22,20 @@ def _settings() -> Settings:
     return settings
 
 
+def _require_migrated(settings: Settings) -> None:
+    """Exit 1 with "run migrate first" unless the schema is at head (no file is created)."""
+    from app import migrations
+
+    try:
+        migrations.require_head(settings.database_url)
+    except migrations.NotMigrated as exc:
+        print(f"vmstack-app: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except Exception as exc:
+        print(f"vmstack-app: database unreachable ({type(exc).__name__})", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -79,6 +93,7 @@ def cmd_create_admin(_: argparse.Namespace) -> int:
     from app.users import service as users_service
 
     settings = _settings()
+    _require_migrated(settings)
     if not settings.admin_email or not settings.admin_password:
         print("vmstack-app: ADMIN_EMAIL and ADMIN_PASSWORD must be set", file=sys.stderr)
         return 2
@@ -98,29 +113,12 @@ def cmd_create_admin(_: argparse.Namespace) -> int:
 
 
 def cmd_check(_: argparse.Namespace) -> int:
-    from sqlalchemy import text
-
     from app import migrations
-    from app.core.db import make_engine
 
     settings = _settings()
-    engine = make_engine(settings.database_url)
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-    except Exception as exc:
-        print(f"database: unreachable ({type(exc).__name__})", file=sys.stderr)
-        return 1
-    finally:
-        engine.dispose()
-    current, heads = migrations.current_heads(settings.database_url), migrations.script_heads()
-    if current != heads:
-        print(
-            f"database: at {sorted(current) or 'base'}, expected {sorted(heads)}; run migrate",
-            file=sys.stderr,
-        )
-        return 1
-    print(f"ok: environment={settings.environment.value} schema={','.join(sorted(heads))}")
+    _require_migrated(settings)
+    heads = ",".join(sorted(migrations.script_heads()))
+    print(f"ok: environment={settings.environment.value} schema={heads}")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -35,19 +36,56 @@ def downgrade(url: str, revision: str = "base") -> None:
 
 
 def current_heads(url: str) -> set[str]:
-    from alembic.runtime.migration import MigrationContext
-
     from app.core.db import make_engine
 
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            return set(MigrationContext.configure(conn).get_current_heads())
+            return connection_heads(conn)
     finally:
         engine.dispose()
 
 
-def script_heads() -> set[str]:
+@lru_cache(maxsize=1)
+def _script_heads() -> frozenset[str]:
     from alembic.script import ScriptDirectory
 
-    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def script_heads() -> set[str]:
+    """The revisions the code expects (read once per process)."""
+    return set(_script_heads())
+
+
+def connection_heads(conn: Connection) -> set[str]:
+    from alembic.runtime.migration import MigrationContext
+
+    return set(MigrationContext.configure(conn).get_current_heads())
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file behind a SQLite URL (None for memory databases and other backends)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+class NotMigrated(RuntimeError):
+    """The database is missing or not at the head revision."""
+
+
+def require_head(url: str) -> None:
+    """Raise :class:`NotMigrated` unless the schema is at head (never creates a SQLite file)."""
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        raise NotMigrated(f"the database file {path} does not exist; run migrate first")
+    current = current_heads(url)
+    if current != script_heads():
+        raise NotMigrated(
+            f"the database is at {sorted(current) or 'no revision'}, "
+            f"expected {sorted(script_heads())}; run migrate first"
+        )

@@ -1,4 +1,8 @@
-"""Double booking under concurrency (PostgreSQL: row lock on the device)."""
+"""Double booking under concurrency, on SQLite and on PostgreSQL.
+
+The app serialises bookings of one device (PostgreSQL: ``FOR UPDATE`` on the device row;
+SQLite: the write lock taken before the overlap check) and the database refuses an overlap on
+its own (PostgreSQL: exclusion constraint; SQLite: trigger)."""
 
 from __future__ import annotations
 
@@ -12,22 +16,27 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
-from app.bookings import service
+from app.bookings import repository, service
 from app.bookings.models import Booking
 from app.bookings.schemas import BookingCreate
+from app.core.config import Settings
 from app.core.errors import Conflict
 from app.users.models import User
-from tests.conftest import requires_pg
-
-pytestmark = requires_pg
+from tests.conftest import IS_PG, assert_error
 
 START = datetime(2031, 5, 1, 9, tzinfo=UTC)
 END = datetime(2031, 5, 1, 10, tzinfo=UTC)
 
 
-def test_second_transaction_waits_for_lock_then_sees_conflict(
-    app: FastAPI, member: User, device: dict[str, Any]
+def _active(app: FastAPI) -> int:
+    with app.state.db.session_factory() as s:
+        return int(s.scalar(select(func.count()).where(Booking.status == "active")) or 0)
+
+
+def test_second_transaction_waits_for_the_lock_then_sees_conflict(
+    app: FastAPI, member: User, device: dict[str, Any], settings: Settings
 ) -> None:
     factory = app.state.db.session_factory
     data = BookingCreate(device_id=device["id"], start=START, end=END)
@@ -38,9 +47,9 @@ def test_second_transaction_waits_for_lock_then_sees_conflict(
         with factory() as s:
             actor = s.get(User, member.id)
             assert actor is not None
-            service.create(session=s, data=data, actor=actor)
+            service.create_booking(session=s, actor=actor, data=data, settings=settings)
             first_holds_lock.set()
-            time.sleep(0.5)  # keep the device row locked
+            time.sleep(0.5)  # keep the lock
             s.commit()
 
     def second() -> None:
@@ -50,7 +59,7 @@ def test_second_transaction_waits_for_lock_then_sees_conflict(
             actor = s.get(User, member.id)
             assert actor is not None
             try:
-                service.create(session=s, data=data, actor=actor)
+                service.create_booking(session=s, actor=actor, data=data, settings=settings)
                 s.commit()
                 outcome["result"] = "created"
             except Conflict as exc:
@@ -65,13 +74,13 @@ def test_second_transaction_waits_for_lock_then_sees_conflict(
     for t in threads:
         t.join(10)
     assert outcome["result"] == "conflict"
-    assert outcome["waited"] >= 0.3  # blocked on the row lock, not a lucky ordering
-    with factory() as s:
-        assert s.scalar(select(func.count()).select_from(Booking)) == 1
+    assert outcome["waited"] >= 0.3  # blocked on the lock, not a lucky ordering
+    assert outcome["details"]["holder"] == "member user"
+    assert _active(app) == 1
 
 
-@pytest.mark.parametrize("parallel", [8])
-def test_parallel_http_requests_only_one_wins(
+@pytest.mark.parametrize("parallel", [10])
+def test_parallel_bookings_of_one_slot_exactly_one_wins(
     app: FastAPI, member_h: dict[str, str], device: dict[str, Any], parallel: int
 ) -> None:
     body = {"device_id": device["id"], "start": START.isoformat(), "end": END.isoformat()}
@@ -86,3 +95,73 @@ def test_parallel_http_requests_only_one_wins(
         codes = sorted(pool.map(post, range(parallel)))
     assert codes.count(201) == 1, codes
     assert codes.count(409) == parallel - 1, codes
+    assert _active(app) == 1
+
+
+def test_the_database_refuses_an_overlap_the_app_did_not_check(
+    app: FastAPI, member: User, device: dict[str, Any]
+) -> None:
+    factory = app.state.db.session_factory
+    with factory.begin() as s:
+        s.add(Booking(device_id=device["id"], user_id=member.id, start_at=START, end_at=END))
+    with pytest.raises(IntegrityError, match=repository.OVERLAP_CONSTRAINT), factory.begin() as s:
+        s.add(
+            Booking(
+                device_id=device["id"],
+                user_id=member.id,
+                start_at=START.replace(minute=30),
+                end_at=END.replace(hour=11),
+            )
+        )
+    # a cancelled booking and an adjacent one ([start, end) ranges) are fine
+    with factory.begin() as s:
+        s.add(
+            Booking(
+                device_id=device["id"],
+                user_id=member.id,
+                start_at=START,
+                end_at=END,
+                status="cancelled",
+            )
+        )
+        s.add(
+            Booking(
+                device_id=device["id"], user_id=member.id, start_at=END, end_at=END.replace(hour=11)
+            )
+        )
+    assert _active(app) == 2
+
+
+def test_a_database_overlap_refusal_answers_409_in_the_envelope(
+    client: TestClient,
+    member_h: dict[str, str],
+    device: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    body = {"device_id": device["id"], "start": START.isoformat(), "end": END.isoformat()}
+    assert client.post("/api/v1/bookings", json=body, headers=member_h).status_code == 201
+    # Let the app's own check miss the overlap, as a race would: the database still refuses.
+    monkeypatch.setattr(repository, "overlapping", lambda *a, **k: [])
+    err = assert_error(
+        client.post("/api/v1/bookings", json=body, headers=member_h), 409, "booking_conflict"
+    )
+    assert err["details"]["device_id"] == device["id"]
+
+
+def test_exclusion_constraint_is_in_the_schema(app: FastAPI) -> None:
+    from sqlalchemy import text
+
+    with app.state.db.engine.connect() as conn:
+        if IS_PG:
+            found = conn.execute(
+                text("SELECT contype FROM pg_constraint WHERE conname = :n"),
+                {"n": repository.OVERLAP_CONSTRAINT},
+            ).scalar()
+            assert found == "x"  # an exclusion constraint
+        else:
+            names = set(
+                conn.execute(
+                    text("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+                ).scalars()
+            )
+            assert names == {"tr_bookings_no_overlap_insert", "tr_bookings_no_overlap_update"}

@@ -9,7 +9,7 @@ import pytest
 from app import cli, migrations
 from app.core.config import SettingsError, load_settings, parse_rate
 from app.core.ratelimit import SlidingWindowLimiter
-from tests.conftest import IS_PG, make_settings
+from tests.conftest import make_settings
 
 GOOD_KEY = "k3y-" + "x1y2z3" * 7
 
@@ -147,18 +147,64 @@ def test_cli_create_admin_requires_env(
     assert "ADMIN_PASSWORD" in capsys.readouterr().err
 
 
-def test_cli_check_reports_problems(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("command", ["create-admin", "check"])
+def test_cli_before_migrate_says_run_migrate_first_and_leaves_no_file(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
 ) -> None:
-    if IS_PG:
-        pytest.skip("uses a private SQLite file")
-    url = f"sqlite:///{tmp_path / 'c.db'}"
-    _env(monkeypatch, url)
-    assert cli.main(["check"]) == 1  # not migrated
-    assert "run migrate" in capsys.readouterr().err
+    db_file = tmp_path / "c.db"
+    _env(
+        monkeypatch, f"sqlite:///{db_file}", ADMIN_EMAIL="a@lab.local", ADMIN_PASSWORD="pw-12345678"
+    )
+    with pytest.raises(SystemExit) as exc:
+        cli.main([command])
+    assert exc.value.code == 1
+    err = capsys.readouterr().err
+    assert "run migrate first" in err and "Traceback" not in err
+    assert not db_file.exists()
+    # an existing but unmigrated file: same answer, the file is left as it was
+    db_file.touch()
+    with pytest.raises(SystemExit):
+        cli.main([command])
+    assert "run migrate first" in capsys.readouterr().err
+    assert db_file.stat().st_size == 0
+
+
+def test_cli_check_reports_unreachable_database(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     _env(monkeypatch, "postgresql+psycopg://nobody:x@127.0.0.1:1/none")
-    assert cli.main(["check"]) == 1
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["check"])
+    assert exc.value.code == 1
     assert "unreachable" in capsys.readouterr().err
+
+
+def test_settings_from_secrets_dir_env_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secrets_dir = tmp_path / "secrets"
+    secrets_dir.mkdir()
+    (secrets_dir / "secret_key").write_text(GOOD_KEY + "\n")
+    (secrets_dir / "previous_secret_keys").write_text("old-" + "a1b2c3" * 6 + ",older-" + "d4" * 20)
+    (secrets_dir / "database_url").write_text("postgresql://app:pw@db:5432/app")
+    (secrets_dir / "admin_password").write_text("from-the-file-1")
+    monkeypatch.setenv("SECRETS_DIR", str(secrets_dir))
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    for name in ("SECRET_KEY", "DATABASE_URL", "ADMIN_PASSWORD", "PREVIOUS_SECRET_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert settings.signing_key == GOOD_KEY
+    assert settings.database_url == "postgresql+psycopg://app:pw@db:5432/app"
+    assert settings.admin_password == "from-the-file-1"
+    assert settings.verification_keys == [GOOD_KEY, "old-" + "a1b2c3" * 6, "older-" + "d4" * 20]
+    monkeypatch.setenv("ADMIN_PASSWORD", "from-the-env-1")
+    assert load_settings().admin_password == "from-the-env-1"
+    monkeypatch.setenv("SECRETS_DIR", str(tmp_path / "missing"))
+    with pytest.raises(SettingsError, match="SECRETS_DIR"):
+        load_settings()
 
 
 def test_cli_refuses_bad_settings(

@@ -160,3 +160,16 @@ def test_pool_warm_up_survives_an_unreachable_database() -> None:
     bad = make_settings("postgresql+psycopg://nobody:x@127.0.0.1:1/none")
     app = create_app(bad, run_startup=False)
     assert app.state.db.warm(3) == 0
+
+
+def test_readyz_503_until_the_schema_is_at_head(tmp_path: Path) -> None:
+    from app import migrations
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    migrations.upgrade(url, "0001")
+    app = create_app(make_settings(url), run_startup=False)
+    err = assert_error(TestClient(app).get("/readyz"), 503, "not_migrated")
+    assert err["details"] == {"current": ["0001"], "expected": sorted(migrations.script_heads())}
+    migrations.upgrade(url)
+    assert TestClient(app).get("/readyz").status_code == 200
+    app.state.db.dispose()

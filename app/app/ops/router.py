@@ -7,9 +7,8 @@ import platform
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
-from sqlalchemy import text
 
-from app import __version__
+from app import __version__, migrations
 from app.core import metrics
 from app.core.db import Database
 from app.core.errors import ErrorEnvelope, ServiceUnavailable
@@ -38,17 +37,30 @@ def healthz() -> Health:
 @router.get(
     "/readyz",
     response_model=Health,
-    responses={503: {"model": ErrorEnvelope, "description": "Database unreachable"}},
+    responses={
+        503: {"model": ErrorEnvelope, "description": "Database unreachable or not migrated"}
+    },
 )
 def readyz(request: Request) -> Health:
-    """Readiness: the database answers ``select 1``."""
+    """Readiness: the database answers and its schema is at the Alembic head revision."""
     db: Database = request.app.state.db
     try:
         with db.engine.connect() as conn:
-            conn.execute(text("select 1"))
+            current = migrations.connection_heads(conn)
     except Exception as exc:
         logger.warning("readiness check failed", extra={"error": type(exc).__name__})
         raise ServiceUnavailable("database unavailable", code="not_ready") from None
+    expected = migrations.script_heads()
+    if current != expected:
+        logger.warning(
+            "readiness check failed: schema not at head",
+            extra={"current": sorted(current), "expected": sorted(expected)},
+        )
+        raise ServiceUnavailable(
+            "the database schema is not at the latest migration; run migrate",
+            code="not_migrated",
+            details={"current": sorted(current), "expected": sorted(expected)},
+        )
     return Health(status="ready")
 
 

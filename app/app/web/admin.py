@@ -212,6 +212,13 @@ def _inventory_page(
     )
 
 
+def _quantity(value: str) -> int:
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise ValueError("quantity: a whole number is required") from None
+
+
 @router.get("/admin/inventory")
 def admin_inventory(
     request: Request, session: SessionDep, user: WebAdmin, msg: str | None = None
@@ -235,7 +242,7 @@ def admin_create_item(
             {
                 "name": name,
                 "sku": sku,
-                "quantity": quantity or "0",
+                "quantity": _quantity(quantity or "0"),
                 "location": location,
                 "device_type_id": int(device_type_id) if device_type_id else None,
             }
@@ -259,9 +266,11 @@ def admin_update_item(
     item = inventory_service.get(session=session, item_id=item_id)
     try:
         inventory_service.update(
-            session=session, item=item, data=ItemUpdate.model_validate({"quantity": quantity})
+            session=session,
+            item=item,
+            data=ItemUpdate.model_validate({"quantity": _quantity(quantity)}),
         )
-    except (AppError, ValidationError) as exc:
+    except (AppError, ValidationError, ValueError) as exc:
         text = fail(session, exc)
         code = exc.status_code if isinstance(exc, AppError) else 422
         return _inventory_page(request, session, error=text, status_code=code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -30,6 +31,17 @@ class PageForbidden(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """What the page templates show of the signed-in user: plain values, still readable
+    after the request's database session has closed (error pages render after that)."""
+
+    id: int
+    email: str
+    full_name: str
+    role: str
 
 
 def settings_of(request: Request) -> Settings:
@@ -61,7 +73,11 @@ def load_web_user(request: Request, session: SessionDep) -> User | None:
             if candidate is not None and candidate.is_active:
                 user = candidate
                 request.state.session_jti = claims.jti
-    request.state.web_user = user
+    request.state.web_user = (
+        Identity(id=user.id, email=user.email, full_name=user.full_name, role=user.role)
+        if user
+        else None
+    )
     return user
 
 
