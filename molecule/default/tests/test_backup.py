@@ -1,9 +1,12 @@
-"""Backups and restore on the converged host: playbooks/backup.yml, restore.yml, status.yml.
+"""Backups and restore on the converged host: playbooks/backup.yml and restore.yml.
 
-The round trip: data created through nginx -> backup.yml -> per-table row counts and
-content checksums -> damage (rows deleted, a table dropped) -> restore.yml refuses
-without confirmation and changes nothing -> restore.yml with confirmation -> every
-table is back exactly, /readyz answers through nginx.
+The round trip: data created through nginx -> backup.yml (an age-encrypted dump, its
+checksum and the checksum's HMAC) -> per-table row counts and content checksums ->
+damage (rows deleted, a table dropped) -> restore.yml refuses without confirmation,
+and fails with the wrong age key, changing nothing -> restore.yml with confirmation and
+the inventory's key -> every table is back exactly, /readyz answers through nginx, and
+no key or plain SQL is left on the host. A changed dump is refused even when its
+checksum was rewritten to match.
 """
 
 import base64
@@ -18,6 +21,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
+# The local inventory's age identity (demo material; its public key is in the inventory).
+IDENTITY = REPO / "vault-passwords" / "local-backup-age.key"
 PROJECT = "/opt/vmstack"
 BACKUP_DIR = "/var/backups/vmstack"
 SCRIPT = "/usr/local/sbin/vmstack-backup"
@@ -70,12 +75,30 @@ def snapshot(host) -> dict[str, tuple[int, str]]:
 
 
 def dumps(host, directory: str = BACKUP_DIR) -> list[str]:
-    out = host.run(f"find {directory} -maxdepth 1 -type f -name 'vmstack-*.dump' -printf '%f\\n'")
+    out = host.run(
+        f"find {directory} -maxdepth 1 -type f -name 'vmstack-*.dump.age' -printf '%f\\n'"
+    )
     return sorted(out.stdout.split())
 
 
 def checksum_ok(host, directory: str, name: str) -> bool:
-    return host.run(f"cd {directory} && sha256sum --check --strict {name}.sha256").rc == 0
+    """The checksum matches the encrypted file and its HMAC matches the checksum."""
+    return host.run(f"{SCRIPT} --verify {directory}/{name}").rc == 0
+
+
+def leftovers(host) -> list[str]:
+    """Restore's private files: the copied identity and the intermediate SQL."""
+    out = host.run(
+        f"find /tmp /var/tmp /root -maxdepth 2 -name 'vmstack-restore.*' -print;"
+        f" find {BACKUP_DIR} -maxdepth 1 -name '.restore.sql' -print"
+    )
+    return out.stdout.split()
+
+
+def restore(
+    *extra: str, identity: Path = IDENTITY
+) -> tuple[subprocess.CompletedProcess, str, float]:
+    return playbook("restore.yml", "-e", f"restore_age_identity_file={identity}", *extra)
 
 
 def seed(https, token: str) -> dict:
@@ -147,22 +170,26 @@ def test_backup_directory_is_private(host):
     assert directory.mode == 0o700
 
 
-def test_backup_and_restore_round_trip(host, https, http, admin_token):
+def test_backup_and_restore_round_trip(host, https, http, admin_token, tmp_path):
     created = seed(https, admin_token)
 
     run, output, backup_seconds = playbook("backup.yml")
     assert run.returncode == 0, output[-4000:]
-    match = re.search(r"dump:\s+(/\S+\.dump)", output)
+    match = re.search(r"dump:\s+(/\S+\.dump\.age)", output)
     assert match, output[-3000:]
     dump = match.group(1)
     name = os.path.basename(dump)
     assert os.path.dirname(dump) == BACKUP_DIR
     dump_file = host.file(dump)
     assert dump_file.exists
-    assert dump_file.mode == 0o600
-    assert host.file(f"{dump}.sha256").mode == 0o600
+    for path in (dump, f"{dump}.sha256", f"{dump}.sha256.hmac"):
+        assert host.file(path).mode == 0o600, path
     assert checksum_ok(host, BACKUP_DIR, name)
-    assert dump_file.content[:5] == b"PGDMP", "not a pg_dump custom-format archive"
+    # Encrypted at rest: an age file, no pg_dump archive in the clear.
+    assert dump_file.content[:22] == b"age-encryption.org/v1\n"
+    assert b"PGDMP" not in dump_file.content
+    # The private key never reaches the host: the script could not decrypt its own dump.
+    assert host.run(f"grep -rl AGE-SECRET-KEY /etc/vmstack {BACKUP_DIR}").stdout == ""
     size = dump_file.size
     assert re.search(rf"\({size} bytes, \d+ tables\)", output), output[-2000:]
     # It ran as the systemd unit (hardening included), which logged path and size.
@@ -172,6 +199,8 @@ def test_backup_and_restore_round_trip(host, https, http, admin_token):
     status = json.loads(host.file(f"{BACKUP_DIR}/last-status.json").content_string)
     assert status["status"] == "ok"
     assert status["file"] == dump
+    assert status["encrypted"] is True
+    assert status["verified"] is True
     assert dump in host.file(f"{BACKUP_DIR}/last-success").content_string
 
     before = snapshot(host)
@@ -191,7 +220,7 @@ def test_backup_and_restore_round_trip(host, https, http, admin_token):
     assert damaged["users"] != before["users"]
 
     # Without confirmation: refused, nothing changed, the app still serves.
-    run, output, _ = playbook("restore.yml")
+    run, output, _ = restore()
     assert run.returncode != 0, output[-3000:]
     assert "Refusing to restore without confirmation" in output
     assert "restore_confirm=yes" in output
@@ -200,7 +229,20 @@ def test_backup_and_restore_round_trip(host, https, http, admin_token):
     status_code, _ = http.call("GET", "/readyz")
     assert status_code == 200
 
-    run, output, restore_seconds = playbook("restore.yml", "-e", "restore_confirm=yes")
+    # The wrong key: refused before anything changes, and nothing is left behind.
+    wrong = tmp_path / "wrong.agekey"
+    subprocess.run(["age-keygen", "-o", str(wrong)], check=True, capture_output=True)
+    run, output, _ = restore("-e", "restore_confirm=yes", identity=wrong)
+    assert run.returncode != 0, output[-3000:]
+    assert "Nothing was changed: the dump could not be decrypted" in output, output[-3000:]
+    assert "no identity matched" in output, output[-3000:]
+    assert snapshot(host) == damaged
+    assert dumps(host, f"{BACKUP_DIR}/pre-restore") == [], "no safety dump before the key works"
+    assert leftovers(host) == []
+    status_code, _ = http.call("GET", "/readyz")
+    assert status_code == 200
+
+    run, output, restore_seconds = restore("-e", "restore_confirm=yes")
     assert run.returncode == 0, output[-5000:]
     assert f"restored:    {dump}" in output
     after = snapshot(host)
@@ -211,33 +253,59 @@ def test_backup_and_restore_round_trip(host, https, http, admin_token):
         "GET", f"/api/v1/bookings/{created['bookings'][0]}", token=admin_token
     )
     assert status_code == 200, booking
-    # The state just before the restore was kept aside.
+    # The restored tables belong to the database's owner role, as after a migration.
+    owners = sql(
+        host,
+        "select distinct tableowner = (select pg_get_userbyid(datdba) from pg_database"
+        " where datname = current_database()) from pg_tables where schemaname = 'public'",
+    )
+    assert owners == ["t"], owners
+    # The state just before the restore was kept aside, encrypted like every dump.
     safety = dumps(host, f"{BACKUP_DIR}/pre-restore")
     assert len(safety) == 1
     assert checksum_ok(host, f"{BACKUP_DIR}/pre-restore", safety[0])
-    assert not host.file(f"{BACKUP_DIR}/.restore.sql").exists
+    # Neither the identity nor the plain SQL stays on the host.
+    assert leftovers(host) == []
     print(
         f"dump {size} bytes; backup.yml {backup_seconds:.1f} s; restore.yml {restore_seconds:.1f} s"
     )
 
 
-def test_a_dump_that_fails_its_checksum_is_refused(host):
+FLIP_LAST_BYTE = (
+    "import sys; p = sys.argv[1]; d = bytearray(open(p, 'rb').read()); d[-1] ^= 1;"
+    " open(p, 'wb').write(d)"
+)
+
+
+def test_a_changed_dump_is_refused_even_with_a_matching_checksum(host):
     latest = dumps(host)[-1]
-    bad = "vmstack-19990101T000000Z.dump"
+    bad = "vmstack-19990101T000000Z.dump.age"
+    # A changed copy with the original's checksum line (renamed) and HMAC.
     host.check_output(
-        f"cd {BACKUP_DIR} && head -c -1 {latest} > {bad} && chmod 0600 {bad}"
+        f'cd {BACKUP_DIR} && cp {latest} {bad} && python3 -c "{FLIP_LAST_BYTE}" {bad}'
         f" && sed 's/{latest}/{bad}/' {latest}.sha256 > {bad}.sha256"
+        f" && cp {latest}.sha256.hmac {bad}.sha256.hmac && chmod 0600 {bad}*"
     )
     try:
+        assert host.run(f"cmp -s {BACKUP_DIR}/{latest} {BACKUP_DIR}/{bad}").rc == 1
         before = snapshot(host)
-        run, output, _ = playbook(
-            "restore.yml", "-e", "restore_confirm=yes", "-e", f"restore_dump={bad}"
-        )
+        run, output, _ = restore("-e", "restore_confirm=yes", "-e", f"restore_dump={bad}")
         assert run.returncode != 0
-        assert "Checksum mismatch" in output
+        assert "Verification failed" in output, output[-3000:]
+        # Then with a checksum recomputed for the changed file, as an attacker with
+        # write access to the backups (but not the HMAC key) could: the HMAC gives it away.
+        host.check_output(f"cd {BACKUP_DIR} && sha256sum {bad} > {bad}.sha256")
+        assert host.run(f"cd {BACKUP_DIR} && sha256sum --check --strict {bad}.sha256").rc == 0
+        run, output, _ = restore("-e", "restore_confirm=yes", "-e", f"restore_dump={bad}")
+        assert run.returncode != 0
+        assert "HMAC mismatch" in output, output[-3000:]
+        assert "nothing was changed" in output
         assert snapshot(host) == before
+        assert leftovers(host) == []
     finally:
-        host.run(f"rm -f {BACKUP_DIR}/{bad} {BACKUP_DIR}/{bad}.sha256")
+        host.run(
+            f"rm -f {BACKUP_DIR}/{bad} {BACKUP_DIR}/{bad}.sha256 {BACKUP_DIR}/{bad}.sha256.hmac"
+        )
 
 
 @pytest.fixture
@@ -264,6 +332,7 @@ def test_retention_by_count_keeps_the_newest(host, scratch_dir):
         assert checksum_ok(host, scratch_dir, name)
     sums = host.run(f"ls {scratch_dir}/*.sha256").stdout.split()
     assert len(sums) == 2
+    assert len(host.run(f"ls {scratch_dir}/*.sha256.hmac").stdout.split()) == 2
 
 
 def test_retention_by_age_spares_the_newest(host, scratch_dir):
@@ -287,17 +356,3 @@ def test_retention_by_age_spares_the_newest(host, scratch_dir):
     assert dumps(host, scratch_dir) == kept
     status = json.loads(host.file(f"{scratch_dir}/last-status.json").content_string)
     assert status["status"] == "failed"
-
-
-def test_status_playbook_summarises_the_host(host):
-    run, output, _ = playbook("status.yml")
-    assert run.returncode == 0, output[-3000:]
-    assert "changed=0" in output.split("PLAY RECAP")[-1]
-    assert "release:     0.1.0" in output
-    # `app`, or a release slot such as `app-blue`
-    for service in ("db", r"app\S*", "nginx"):
-        assert re.search(rf"\s{service} \| running \| healthy", output), output[-3000:]
-    assert "last success:" in output
-    assert "h ago" in output
-    assert "timer:         active/enabled" in output
-    assert re.search(r"tls:\s+expires \w{3} +\d+ [\d:]+ \d{4} GMT", output), output[-3000:]

@@ -49,7 +49,7 @@ def parse_time(text: object) -> datetime | None:
     value = text.strip().replace("Z", "+00:00")
     if "." in value:
         head, _, tail = value.partition(".")
-        digits = "".join(ch for ch in tail if ch.isdigit())
+        digits = tail[: len(tail) - len(tail.lstrip("0123456789"))]
         zone = tail[len(digits) :]
         value = f"{head}.{digits[:6]}{zone}"
     try:
