@@ -47,6 +47,9 @@ lint: setup ## yamllint, ansible-lint (production profile), ruff, collection bui
 	ruff check molecule tests scripts/role-docs.py bench/deploy_under_load.py
 	ruff format --check molecule tests scripts/role-docs.py bench/deploy_under_load.py
 	python scripts/role-docs.py --check
+	shellcheck roles/backup/files/vmstack-backup
+	ruff check roles/status/files/vmstack-status.py
+	ruff format --check roles/status/files/vmstack-status.py
 	$(MAKE) --no-print-directory build
 
 build: setup ## Build the collection tarball into .cache/dist
@@ -83,6 +86,29 @@ vault-edit: setup ## Edit an inventory's vault: make vault-edit ENV=staging
 vault-view: setup ## Show an inventory's decrypted vault: make vault-view ENV=local
 	ansible-vault view --vault-id $(ENV)@$(if $(wildcard vault-passwords/$(ENV).txt),vault-passwords/$(ENV).txt,prompt) \
 	  inventories/$(ENV)/group_vars/all/vault.yml
+
+# Day-2 commands against an inventory: ENV=local|staging|production (docs/operations.md).
+DAY2_PLAYBOOK = ansible-playbook -i inventories/$(ENV) \
+  $(if $(filter local,$(ENV)),,--vault-id $(ENV)@$(if $(wildcard vault-passwords/$(ENV).txt),vault-passwords/$(ENV).txt,prompt))
+# status: FORMAT=json for the machine-readable form.
+FORMAT ?= text
+# restore: IDENTITY=<age private key file> (required), CONFIRM=yes (without it the
+# restore only says what it would replace), DUMP=<name> (default: the newest)
+IDENTITY ?=
+CONFIRM ?=
+DUMP ?=
+
+.PHONY: backup restore status
+backup: setup ## Dump the database now (encrypted): make backup ENV=local
+	$(DAY2_PLAYBOOK) playbooks/backup.yml
+
+restore: setup ## Restore a dump: make restore ENV=local IDENTITY=<age key file> CONFIRM=yes [DUMP=<name>]
+	@test -n "$(IDENTITY)" || { echo "IDENTITY=<age private key file> is required (the dumps are encrypted)"; exit 2; }
+	$(DAY2_PLAYBOOK) playbooks/restore.yml -e restore_confirm=$(or $(CONFIRM),no) \
+	  -e restore_age_identity_file=$(abspath $(IDENTITY)) $(if $(DUMP),-e restore_dump=$(DUMP))
+
+status: setup ## The host's state; fails when something is wrong: make status ENV=local [FORMAT=json]
+	$(DAY2_PLAYBOOK) playbooks/status.yml -e status_format=$(FORMAT)
 
 VERSION ?= 0.2.0
 bench-deploy: setup ## Load through nginx around deploy.yml on the demo target (make demo first)
