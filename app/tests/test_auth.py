@@ -197,7 +197,7 @@ def test_logout_revokes_the_refresh_token(client: TestClient, member: User) -> N
     other = login(client, "member@example.com").json()  # type: ignore[attr-defined]
     r = client.post("/api/v1/auth/logout", json={"refresh_token": tokens["refresh_token"]})
     assert r.status_code == 204, r.text
-    assert_error(_refresh(client, tokens), 401)  # type: ignore[arg-type]
+    assert_error(_refresh(client, tokens), 401)
     # logout is idempotent, and the other session lives on
     again = client.post("/api/v1/auth/logout", json={"refresh_token": tokens["refresh_token"]})
     assert again.status_code == 204
@@ -222,7 +222,7 @@ def test_change_own_password_ends_other_sessions(client: TestClient, member: Use
     assert r.status_code == 200, r.text
     fresh = r.json()
     # the other session: refresh token revoked and its access token refused
-    assert_error(_refresh(client, other), 401)  # type: ignore[arg-type]
+    assert_error(_refresh(client, other), 401)
     assert_error(client.get("/api/v1/users/me", headers=_auth(other)), 401)
     # the caller's old pair is gone too; the pair returned works
     assert_error(client.get("/api/v1/users/me", headers=_auth(mine)), 401)
@@ -240,7 +240,7 @@ def test_admin_reset_or_deactivation_ends_sessions(
     tokens = login(client, "member@example.com").json()  # type: ignore[attr-defined]
     r = client.patch(f"/api/v1/users/{member.id}", json=change, headers=admin_h)
     assert r.status_code == 200, r.text
-    assert_error(_refresh(client, tokens), 401)  # type: ignore[arg-type]
+    assert_error(_refresh(client, tokens), 401)
     assert_error(client.get("/api/v1/users/me", headers=_auth(tokens)), 401)
 
 

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from app.users.models import User
@@ -58,57 +60,72 @@ def test_overlap_conflict_names_booking(
     assert again.status_code == 201
 
 
+_NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def _iso(delta: timedelta) -> str:
+    return (_NOW + delta).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "rule"),
+    [
+        ("2030-01-01T10:00:00Z", "2030-01-01T10:00:00Z", None),  # empty window (schema)
+        ("2030-01-01T10:00:00Z", "2030-01-01T09:00:00Z", None),  # end before start
+        ("2030-01-01T10:00:00", "2030-01-01T11:00:00", None),  # no offset
+        (1893492000, 1893495600, None),  # numbers are not datetimes
+        ("0001-01-01T00:00:00+01:00", "2030-01-01T11:00:00Z", None),
+        ("9999-12-31T23:59:59-14:00", "9999-12-31T23:59:59Z", None),
+        ("2000-01-01T10:00:00Z", "2000-01-01T11:00:00Z", "start_in_past"),
+        (_iso(timedelta(hours=-1)), _iso(timedelta(hours=1)), "start_in_past"),
+        ("2030-01-01T10:00:00Z", "2030-01-01T10:00:00.000001Z", "min_length"),
+        ("2030-01-01T10:00:00Z", "2030-01-01T10:04:59Z", "min_length"),
+        ("2030-01-01T10:00:00Z", "2030-01-15T10:00:01Z", "max_length"),
+    ],
+)
 def test_invalid_windows_are_422(
+    client: TestClient,
+    member_h: dict[str, str],
+    device: dict[str, Any],
+    start: Any,
+    end: Any,
+    rule: str | None,
+) -> None:
+    err = assert_error(client.post(B, json=slot(device["id"], start, end), headers=member_h), 422)
+    if rule is not None:
+        assert err["code"] == "booking_rule" and err["details"]["rule"] == rule
+
+
+def test_booking_rules_edges_are_accepted(
+    client: TestClient, member_h: dict[str, str], make_device: Any
+) -> None:
+    within_grace = slot(make_device()["id"], _iso(timedelta(minutes=-4)), _iso(timedelta(hours=1)))
+    assert client.post(B, json=within_grace, headers=member_h).status_code == 201
+    exactly_min = slot(make_device()["id"], "2030-01-01T10:00:00Z", "2030-01-01T10:05:00Z")
+    assert client.post(B, json=exactly_min, headers=member_h).status_code == 201
+    exactly_max = slot(make_device()["id"], "2030-01-01T10:00:00Z", "2030-01-15T10:00:00Z")
+    assert client.post(B, json=exactly_max, headers=member_h).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"device_id": True},
+        {"device_id": "1"},
+        {"device_id": 1.5},
+        {"user_id": False},
+    ],
+)
+def test_ids_are_integers_not_booleans_or_strings(
+    client: TestClient, member_h: dict[str, str], device: dict[str, Any], body: dict[str, Any]
+) -> None:
+    payload = slot(device["id"], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z") | body
+    assert_error(client.post(B, json=payload, headers=member_h), 422, "validation_error")
+
+
+def test_unknown_device_and_missing_fields_are_422(
     client: TestClient, member_h: dict[str, str], device: dict[str, Any]
 ) -> None:
-    assert_error(
-        client.post(
-            B,
-            json=slot(device["id"], "2030-01-01T10:00:00Z", "2030-01-01T10:00:00Z"),
-            headers=member_h,
-        ),
-        422,
-    )
-    assert_error(
-        client.post(
-            B,
-            json=slot(device["id"], "2030-01-01T10:00:00Z", "2030-01-01T09:00:00Z"),
-            headers=member_h,
-        ),
-        422,
-    )
-    assert_error(
-        client.post(
-            B,
-            json=slot(device["id"], "2030-01-01T10:00:00", "2030-01-01T11:00:00"),
-            headers=member_h,
-        ),
-        422,
-    )
-    assert_error(
-        client.post(
-            B,
-            json=slot(device["id"], "2030-01-01T10:00:00Z", "2032-01-01T11:00:00Z"),
-            headers=member_h,
-        ),
-        422,
-    )
-    assert_error(
-        client.post(
-            B,
-            json=slot(device["id"], "0001-01-01T00:00:00+01:00", "2030-01-01T11:00:00Z"),
-            headers=member_h,
-        ),
-        422,
-    )
-    assert_error(
-        client.post(
-            B,
-            json=slot(device["id"], "9999-12-31T23:59:59-14:00", "9999-12-31T23:59:59Z"),
-            headers=member_h,
-        ),
-        422,
-    )
     assert_error(
         client.post(
             B, json=slot(4242, "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z"), headers=member_h

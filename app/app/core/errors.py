@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -143,11 +143,21 @@ async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
 
 
+def _leaf_routes(routes: Iterable[Any]) -> Iterator[Any]:
+    for route in routes:
+        # FastAPI keeps included routers as branches that list their effective routes.
+        children = getattr(route, "effective_candidates", None)
+        if callable(children):
+            yield from _leaf_routes(children())
+        else:
+            yield route
+
+
 def allowed_methods(request: Request) -> list[str]:
     """Every method some route serves at this path (FastAPI makes one route per method, so
     Starlette's own 405 names only the first route's methods)."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
+    for route in _leaf_routes(request.app.router.routes):
         match, _ = route.matches(request.scope)
         if match is not Match.NONE:
             methods |= set(getattr(route, "methods", None) or ())
@@ -160,7 +170,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
-        headers["Allow"] = ", ".join(allowed_methods(request))
+        methods = allowed_methods(request)
+        if methods:
+            headers["Allow"] = ", ".join(methods)
     return error_response(exc.status_code, code, message, None, headers or None)
 
 
