@@ -5,6 +5,7 @@ from fastapi import FastAPI
 
 from app.auth.router import router as auth_router
 from app.bookings.router import router as bookings_router
+from app.core.openapi import install_links
 from app.devices.router import router as devices_router
 from app.inventory.router import router as inventory_router
 from app.ops.router import router as ops_router
@@ -21,3 +22,4 @@ def include_routers(app: FastAPI) -> None:
         bookings_router,
     ):
         app.include_router(router)
+    install_links(app)

@@ -339,3 +339,10 @@ def test_availability(
     assert r.json()["free"] == [] and r.json()["status"] == "maintenance"
     # devices with bookings cannot be deleted
     assert_error(client.delete(f"/api/v1/devices/{device['id']}", headers=admin_h), 409)
+
+
+@pytest.mark.parametrize("value", ["0.5", "1893492000", "tomorrow"])
+def test_query_datetimes_must_be_iso_strings(
+    client: TestClient, member_h: dict[str, str], value: str
+) -> None:
+    assert_error(client.get(B, params={"from": value}, headers=member_h), 422, "validation_error")

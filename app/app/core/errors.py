@@ -154,12 +154,18 @@ def _leaf_routes(routes: Iterable[Any]) -> Iterator[Any]:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves at this path (FastAPI makes one route per method, so
-    Starlette's own 405 names only the first route's methods)."""
+    """Every method served at the path template that handles this path (FastAPI makes one
+    route per method, so Starlette's own 405 names only the first route's methods). The
+    first template that matches wins, as in routing: ``/users/me`` is not ``/users/{id}``."""
+    template: str | None = None
     methods: set[str] = set()
     for route in _leaf_routes(request.app.router.routes):
+        path = getattr(route, "path", None)
+        if template is not None and path != template:
+            continue
         match, _ = route.matches(request.scope)
         if match is not Match.NONE:
+            template = path
             methods |= set(getattr(route, "methods", None) or ())
     return sorted(methods)
 

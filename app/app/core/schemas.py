@@ -20,33 +20,51 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+$")
+EMAIL_PATTERN = r"^[^@\s\x00]{1,64}@[^@\s\x00]+$"
 NO_NUL = r"^[^\x00]*$"
+# At least one character that is not whitespace (names are stripped), no NUL.
+NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+MAX_EMAIL = 320
 MAX_DB_INT = 2_147_483_647
 
 
 def _email(value: str) -> str:
-    value = value.strip().lower()
-    if not _EMAIL_RE.fullmatch(value) or "\x00" in value:
-        raise ValueError("not a valid e-mail address")
+    value = value.lower()
+    if len(value) > MAX_EMAIL:  # a few characters grow when lower-cased
+        raise ValueError("e-mail address too long")
     return value
 
 
-# Deliberately permissive (internal lab hosts like ``admin@lab.local`` must work).
-Email = Annotated[str, StringConstraints(min_length=3, max_length=320), AfterValidator(_email)]
+# Deliberately permissive (internal lab hosts like ``admin@lab.local`` must work); the pattern
+# is in the schema, so what the schema accepts the API accepts.
+Email = Annotated[
+    str,
+    StringConstraints(min_length=3, max_length=MAX_EMAIL, pattern=EMAIL_PATTERN),
+    AfterValidator(_email),
+]
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NOT_BLANK)
 ]
 Code = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NOT_BLANK)
 ]
 ShortText = Annotated[str, StringConstraints(max_length=200, pattern=NO_NUL)]
 LongText = Annotated[str, StringConstraints(max_length=5000, pattern=NO_NUL)]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
-# Strict in bodies: JSON true/false or "5" is not an id (query and path values stay strings
+
+
+def _json_integer(value: Any) -> Any:
+    # JSON Schema's integer: 3 and 3.0, never true/false or "3" (pydantic's lax mode would
+    # take all of them).
+    if isinstance(value, bool | str):
+        raise ValueError("must be a JSON integer")
+    return value
+
+
+# JSON integers in bodies: true/false or "5" is not an id (query and path values stay strings
 # converted by FastAPI, so they use their own annotations).
-DbId = Annotated[int, Strict(), Field(ge=1, le=MAX_DB_INT)]
-Quantity = Annotated[int, Strict(), Field(ge=0, le=MAX_DB_INT)]
+DbId = Annotated[int, BeforeValidator(_json_integer), Field(ge=1, le=MAX_DB_INT)]
+Quantity = Annotated[int, BeforeValidator(_json_integer), Field(ge=0, le=MAX_DB_INT)]
 Flag = Annotated[bool, Strict()]
 IdPath = Annotated[int, Path(ge=1, le=MAX_DB_INT)]
 
@@ -64,9 +82,12 @@ def _to_utc(value: datetime) -> datetime:
     return value
 
 
+_ISO_DATETIME_START = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]")
+
+
 def _iso_string(value: Any) -> Any:
-    # pydantic would read a bare number as a Unix timestamp; the API takes ISO 8601 only.
-    if isinstance(value, datetime | str):
+    # pydantic would read a number (or "0.5") as a Unix timestamp; the API takes ISO 8601 only.
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATETIME_START.match(value)):
         return value
     raise ValueError("a datetime must be an ISO 8601 string with a UTC offset")
 

@@ -71,18 +71,18 @@ def change_my_password(
     )
 
 
-@router.get("/{user_id}", response_model=UserRead)
+@router.get("/{user_id:int}", response_model=UserRead)
 def get_user(user_id: IdPath, _: AdminUser, session: SessionDep) -> User:
     return service.get(session=session, user_id=user_id)
 
 
-@router.patch("/{user_id}", response_model=UserRead)
+@router.patch("/{user_id:int}", response_model=UserRead)
 def update_user(user_id: IdPath, body: UserUpdate, actor: AdminUser, session: SessionDep) -> User:
     user = service.get(session=session, user_id=user_id)
     return service.update(session=session, user=user, data=body, actor=actor)
 
 
-@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{user_id:int}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_user(user_id: IdPath, actor: AdminUser, session: SessionDep) -> Response:
     user = service.get(session=session, user_id=user_id)
     service.delete(session=session, user=user, actor=actor)
