@@ -27,25 +27,28 @@ def swagger_ui(request: Request) -> Response:
 @router.get("/api/redoc")
 def redoc(request: Request) -> Response:
     # ReDoc's styled-components inject <style> elements: they carry this response's nonce
-    # (read from a meta tag by redoc-init.js), so the policy still has no 'unsafe-inline'.
+    # (read from its <meta property="csp-nonce">), so the policy still has no 'unsafe-inline'.
     nonce = secrets.token_urlsafe(18)
     return render(
         request,
         "docs_redoc.html",
         {"openapi_url": request.app.openapi_url, "redoc_dir": REDOC_DIR, "nonce": nonce},
-        headers={"Content-Security-Policy": content_security_policy(style_nonce=nonce)},
+        headers={
+            "Content-Security-Policy": content_security_policy(style_nonce=nonce, data_fonts=True)
+        },
     )
 
 
-def content_security_policy(*, style_nonce: str | None = None) -> str:
+def content_security_policy(*, style_nonce: str | None = None, data_fonts: bool = False) -> str:
     style = "style-src 'self'" + (f" 'nonce-{style_nonce}'" if style_nonce else "")
+    font = "font-src 'self'" + (" data:" if data_fonts else "")
     return "; ".join(
         [
             "default-src 'self'",
             "script-src 'self'",
             style,
             "img-src 'self' data:",
-            "font-src 'self'",
+            font,
             "connect-src 'self'",
             "worker-src 'self' blob:",
             "object-src 'none'",

@@ -19,6 +19,7 @@ from app.core.db import SessionDep, utcnow
 from app.core.errors import AppError, Conflict, RateLimited
 from app.core.pagination import MAX_LIMIT, PageParams
 from app.core.ratelimit import SlidingWindowLimiter
+from app.core.schemas import MAX_DB_INT
 from app.core.security import decode_token
 from app.devices import service as devices_service
 from app.devices.models import Device
@@ -157,24 +158,27 @@ def device_list(
     session: SessionDep,
     user: WebUser,
     q: Annotated[str, Query(max_length=200)] = "",
-    type_: Annotated[int | None, Query(alias="type", ge=1, le=2_147_483_647)] = None,
+    type_: Annotated[str, Query(alias="type", max_length=12)] = "",
     location: Annotated[str, Query(max_length=200)] = "",
     status: Annotated[str, Query(max_length=20)] = "",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_: Annotated[str, Query(alias="page", max_length=7)] = "1",
 ) -> Response:
+    # Filters come from a form: an empty or odd value means "no filter", never an error.
     status_value = _status_filter(status)
+    type_id = int(type_) if type_.isdigit() and 1 <= int(type_) <= MAX_DB_INT else None
+    page = int(page_) if page_.isdigit() and int(page_) >= 1 else 1
     rows, total = devices_service.list_devices(
         session=session,
         page=PageParams(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
         status=status_value,
-        type_id=type_,
+        type_id=type_id,
         location=location.strip() or None,
         q=q.strip() or None,
     )
     types, _ = devices_service.list_types(session=session, page=PageParams(limit=MAX_LIMIT))
     filters = {
         "q": q.strip(),
-        "type": type_ or "",
+        "type": type_id or "",
         "location": location.strip(),
         "status": status_value.value if status_value else "",
     }
