@@ -44,8 +44,8 @@ rig: ## Start Docker if needed and build the rig's images and image archives (ca
 lint: setup ## yamllint, ansible-lint (production profile), ruff, collection build
 	yamllint --strict .
 	ansible-lint
-	ruff check molecule tests scripts/role-docs.py bench/deploy_under_load.py
-	ruff format --check molecule tests scripts/role-docs.py bench/deploy_under_load.py
+	ruff check molecule tests scripts/role-docs.py bench/deploy_under_load.py bench/edge.py
+	ruff format --check molecule tests scripts/role-docs.py bench/deploy_under_load.py bench/edge.py
 	python scripts/role-docs.py --check
 	shellcheck roles/backup/files/vmstack-backup
 	ruff check roles/status/files/vmstack-status.py
@@ -114,6 +114,10 @@ VERSION ?= 0.2.0
 bench-deploy: setup ## Load through nginx around deploy.yml on the demo target (make demo first)
 	rig/archives.sh app-variant:$(VERSION)
 	bench/deploy_under_load --version $(VERSION)
+
+.PHONY: bench-edge
+bench-edge: setup ## What nginx costs: req/s, p50/p99 through nginx vs straight to the app, on the demo target
+	bench/edge
 
 bench-app: setup ## Throughput of the embedded service (requests/s, p50/p99)
 	bench/app_throughput

@@ -23,6 +23,7 @@ import argparse
 import http.client
 import json
 import os
+import re
 import ssl
 import subprocess
 import sys
@@ -234,6 +235,51 @@ def report(samples: list[dict], start: float, end: float, deploy_rc: int | None)
     return not failures
 
 
+_TASK = re.compile(r"^TASK \[(.+?)\] \*+$")
+# profile_tasks' line under each TASK header, e.g. "Monday 23 November 2026  18:05:12 +0000 (...)"
+_STAMP = re.compile(r"^\w+ \d{1,2} \w+ \d{4}\s+(\d\d:\d\d:\d\d) ([+-]\d{4})")
+
+
+def deploy_tasks(log: Path) -> list[tuple[float, str]]:
+    """(start time, task name) of every task in a deploy log written with profile_tasks."""
+    tasks: list[tuple[float, str]] = []
+    pending: str | None = None
+    for line in log.read_text(errors="replace").splitlines():
+        header = _TASK.match(line)
+        if header:
+            pending = header.group(1)
+            continue
+        stamp = _STAMP.match(line)
+        if stamp and pending is not None:
+            day = line.split()[1:4]
+            when = datetime.strptime(
+                f"{' '.join(day)} {stamp.group(1)} {stamp.group(2)}", "%d %B %Y %H:%M:%S %z"
+            )
+            tasks.append((when.timestamp(), pending))
+            pending = None
+    return tasks
+
+
+def spikes(samples: list[dict], start: float, end: float, tasks: list[tuple[float, str]]) -> None:
+    """The slowest seconds of the deploy and the task that was running then."""
+    buckets: dict[int, list[float]] = {}
+    for sample in samples:
+        if start <= sample["t"] <= end:
+            buckets.setdefault(int(sample["t"]), []).append(float(sample["latency"]))
+    worst = sorted(buckets.items(), key=lambda item: -max(item[1]))[:8]
+    if not worst:
+        return
+    print("\nslowest seconds of the deploy (max latency; the task running then):")
+    for second, latencies in sorted(worst):
+        running = [name for at, name in tasks if at <= second + 1]
+        when = datetime.fromtimestamp(second, UTC).strftime("%H:%M:%S")
+        print(
+            f"  {when} +{second - start:5.1f} s  max {max(latencies) * 1000:7.1f} ms "
+            f"p50 {percentile(latencies, 0.5) * 1000:6.1f} ms  n={len(latencies):<4} "
+            f"{running[-1] if running else '(before the first task)'}"
+        )
+
+
 def vault_admin_password(inventory: str) -> str:
     env = inventory.rstrip("/").split("/")[-1]
     out = subprocess.run(
@@ -261,7 +307,9 @@ def main() -> int:
     parser.add_argument(
         "--base-url", default=os.environ.get("VMSTACK_BENCH_URL", "https://127.0.0.1:8443")
     )
-    parser.add_argument("--rate", type=float, default=60.0, help="requests per second (default 60)")
+    parser.add_argument(
+        "--rate", type=float, default=100.0, help="requests per second (default 100)"
+    )
     parser.add_argument("--email", default="admin@example.com")
     parser.add_argument("--password", help="admin password (default: from the inventory's vault)")
     parser.add_argument("--inventory", default="inventories/local")
@@ -328,9 +376,11 @@ def main() -> int:
     start = time.time()
     log = REPO / ".cache" / "bench-deploy.log"
     log.parent.mkdir(parents=True, exist_ok=True)
+    # profile_tasks stamps every task, so the report can name what ran during a spike.
+    env = {**os.environ, "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks"}
     with log.open("w") as handle:
         deploy_rc = subprocess.run(
-            command, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, check=False
+            command, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, check=False, env=env
         ).returncode
     end = time.time()
     print(f"deploy finished (exit {deploy_rc}, log {log}); load continues {args.after:.0f} s")
@@ -338,6 +388,7 @@ def main() -> int:
     stop.set()
     runner.join()
     ok = report(load.samples, start, end, deploy_rc)
+    spikes(load.samples, start, end, deploy_tasks(log))
     return 0 if ok and deploy_rc == 0 else 1
 
 
