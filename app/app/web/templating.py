@@ -90,12 +90,26 @@ def _fmt_age(seconds: float | None) -> str:
     return f"{seconds // 86_400} days ago"
 
 
+def _fmt_isotime(value: object, missing: str = "-") -> str:
+    """An ISO 8601 time from the status file as 'YYYY-MM-DD HH:MM' UTC (as given if odd)."""
+    if not isinstance(value, str) or not value:
+        return missing
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return _fmt_dt(parsed)
+
+
 templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
 templates.env.globals["static_url"] = static_url
 templates.env.globals["app_version"] = __version__
 templates.env.filters["dt"] = _fmt_dt
 templates.env.filters["bytes"] = _fmt_bytes
 templates.env.filters["age"] = _fmt_age
+templates.env.filters["isotime"] = _fmt_isotime
 
 
 def render(
