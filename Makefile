@@ -122,6 +122,13 @@ bench-edge: setup ## What nginx costs: req/s, p50/p99 through nginx vs straight 
 bench-app: setup ## Throughput of the embedded service (requests/s, p50/p99)
 	bench/app_throughput
 
+.PHONY: test-ui bench-ui
+test-ui: setup ## The web UI in Debian's chromium (Playwright), screenshots in .cache/ui
+	VENV=$(VENV) bash scripts/test-ui.sh
+
+bench-ui: setup ## Web UI: p99 server time of the device list (500 devices) and a busy week view, JS+CSS bytes
+	bench/ui
+
 clean: demo-down ## Remove the virtualenv, caches and rig images
 	rm -rf $(VENV) .cache
 	-docker image rm vmstack-rig/systemd:trixie vmstack-rig/python:trixie \

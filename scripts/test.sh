@@ -40,6 +40,7 @@ run_all() {
   phase lint make --no-print-directory lint || return 1
   phase unit make --no-print-directory test-unit || return 1
   phase app make --no-print-directory test-app || return 1
+  phase ui scripts/test-ui.sh || return 1
   local s
   for s in "${scenarios[@]}"; do
     phase "molecule:${s}" .venv/bin/molecule test -s "${s}" || return 1
