@@ -44,8 +44,8 @@ rig: ## Start Docker if needed and build the rig's images and image archives (ca
 lint: setup ## yamllint, ansible-lint (production profile), ruff, collection build
 	yamllint --strict .
 	ansible-lint
-	ruff check molecule tests scripts/role-docs.py bench/deploy_under_load.py bench/edge.py
-	ruff format --check molecule tests scripts/role-docs.py bench/deploy_under_load.py bench/edge.py
+	ruff check molecule tests scripts/role-docs.py bench/deploy_under_load.py bench/edge.py bench/ui_bench.py
+	ruff format --check molecule tests scripts/role-docs.py bench/deploy_under_load.py bench/edge.py bench/ui_bench.py
 	python scripts/role-docs.py --check
 	shellcheck roles/backup/files/vmstack-backup
 	ruff check roles/status/files/vmstack-status.py
