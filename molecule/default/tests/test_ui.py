@@ -25,7 +25,8 @@ def _instance_pid(host) -> str:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    assert pid.isdigit() and pid != "0", f"instance {name} is not running ({pid!r})"
+    assert pid.isdigit(), f"instance {name}: no pid ({pid!r})"
+    assert pid != "0", f"instance {name} is not running"
     return pid
 
 
