@@ -244,13 +244,17 @@ def test_admin_reset_or_deactivation_ends_sessions(
     assert_error(client.get("/api/v1/users/me", headers=_auth(tokens)), 401)
 
 
-def test_users_me_get_and_patch(client: TestClient, member: User, member_h: dict[str, str]) -> None:
+def test_users_me_get_and_patch(
+    client: TestClient, member: User, admin: User, member_h: dict[str, str]
+) -> None:
     me = client.get("/api/v1/users/me", headers=member_h)
     assert me.status_code == 200 and me.json()["id"] == member.id
     r = client.patch("/api/v1/users/me", json={"full_name": "Ada Lovelace"}, headers=member_h)
     assert r.status_code == 200 and r.json()["full_name"] == "Ada Lovelace"
     assert_error(client.patch("/api/v1/users/me", json={"full_name": None}, headers=member_h), 422)
     assert_error(client.patch("/api/v1/users/me", json={"role": "admin"}, headers=member_h), 422)
+    taken = client.patch("/api/v1/users/me", json={"email": "ADMIN@example.com"}, headers=member_h)
+    assert_error(taken, 409, "conflict")
     r = client.patch("/api/v1/users/me", json={"email": "ADA@example.com"}, headers=member_h)
     assert r.status_code == 200 and r.json()["email"] == "ada@example.com"
 

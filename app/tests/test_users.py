@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.users.models import User
@@ -107,3 +108,38 @@ def test_users_rbac(client: TestClient, member_h: dict[str, str], member: User) 
     assert_error(client.get(f"{U}/{member.id}", headers=member_h), 403)
     assert_error(client.patch(f"{U}/{member.id}", json={}, headers=member_h), 403)
     assert_error(client.delete(f"{U}/{member.id}", headers=member_h), 403)
+
+
+def test_create_admin_with_a_new_password_ends_the_admins_sessions(
+    app: FastAPI, client: TestClient, admin: User
+) -> None:
+    from app.users import service as users_service
+
+    tokens = client.post(
+        "/api/v1/auth/login", json={"email": "admin@example.com", "password": "password123"}
+    ).json()
+    with app.state.db.session_factory.begin() as s:
+        same = users_service.ensure_admin(
+            session=s, email="admin@example.com", password="password123"
+        )
+    assert same == "unchanged"
+    assert (
+        client.get(
+            "/api/v1/users/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+        ).status_code
+        == 200
+    )
+    with app.state.db.session_factory.begin() as s:
+        changed = users_service.ensure_admin(
+            session=s, email="admin@example.com", password="rotated-password-1"
+        )
+    assert changed == "updated"
+    assert_error(
+        client.get(
+            "/api/v1/users/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+        ),
+        401,
+    )
+    assert_error(
+        client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}), 401
+    )

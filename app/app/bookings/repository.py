@@ -77,9 +77,3 @@ def list_bookings(
     if end is not None:
         stmt = stmt.where(Booking.start_at < end)
     return paginate(session, stmt, page=page, order_by=(Booking.start_at, Booking.id))
-
-
-def add(session: Session, *, booking: Booking) -> Booking:
-    session.add(booking)
-    session.flush()
-    return booking

@@ -136,7 +136,9 @@ def ensure_admin(*, session: Session, email: str, password: str) -> AdminOutcome
         return "created"
     changed = False
     if not verify_password(password, user.password_hash):
+        # A new ADMIN_PASSWORD is a password reset: the admin's sessions end.
         user.password_hash = hash_password(password)
+        auth_service.end_sessions(session=session, user=user)
         changed = True
     if user.role != Role.ADMIN.value or not user.is_active:
         user.role = Role.ADMIN.value
