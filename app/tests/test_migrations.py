@@ -73,3 +73,61 @@ def test_no_create_all_in_app_code() -> None:
     root = Path(migrations.__file__).parent
     offenders = [p for p in root.rglob("*.py") if "create_all(" in p.read_text()]
     assert offenders == []
+
+
+def test_0002_keeps_old_overlaps_as_cancelled_and_fills_search_text(empty_url: str) -> None:
+    """An existing database with overlaps left by the old race upgrades without losing a row."""
+    from sqlalchemy import text
+
+    migrations.upgrade(empty_url, "0001")
+    engine = make_engine(empty_url)
+    now = "2031-05-01 09:00:00"
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, email, full_name, password_hash, role, is_active, "
+                    "created_at, updated_at) VALUES (1, 'a@lab.local', 'Ärger Ünd', 'x', "
+                    "'member', true, :t, :t)"
+                ),
+                {"t": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO device_types (id, name, description, created_at) "
+                    "VALUES (1, 'Осциллограф', '', :t)"
+                ),
+                {"t": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO devices (id, name, device_type_id, serial, location, status, "
+                    "notes, created_at, updated_at) VALUES (1, 'Scope', 1, 'SN-1', '', "
+                    "'available', '', :t, :t)"
+                ),
+                {"t": now},
+            )
+            for booking_id, start, end in (
+                (1, "2031-05-01 09:00:00", "2031-05-01 10:00:00"),
+                (2, "2031-05-01 09:30:00", "2031-05-01 10:30:00"),  # overlaps 1
+                (3, "2031-05-01 10:00:00", "2031-05-01 11:00:00"),  # overlaps 2 only
+            ):
+                conn.execute(
+                    text(
+                        "INSERT INTO bookings (id, device_id, user_id, start_at, end_at, purpose, "
+                        "status, created_at) VALUES (:id, 1, 1, :s, :e, '', 'active', :t)"
+                    ),
+                    {"id": booking_id, "s": start, "e": end, "t": now},
+                )
+        migrations.upgrade(empty_url)
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, status FROM bookings ORDER BY id")).all()
+            assert [tuple(r) for r in rows] == [(1, "active"), (2, "cancelled"), (3, "active")]
+            assert conn.execute(text("SELECT search_text FROM device_types")).scalar() == (
+                "осциллограф"
+            )
+            assert conn.execute(text("SELECT search_text FROM users")).scalar() == (
+                "a@lab.local\x1färger ünd"
+            )
+    finally:
+        engine.dispose()

@@ -44,28 +44,43 @@ def _fold(*parts: str | None) -> str:
 def upgrade() -> None:
     bind = op.get_bind()
     for table, fields in SEARCHABLE.items():
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.add_column(
-                sa.Column("search_text", sa.Text(), nullable=False, server_default="")
-            )
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.alter_column("search_text", server_default=None)
+        # Plain ALTER TABLE ADD/DROP COLUMN (no batch copy: on SQLite a table copy would trip
+        # the foreign keys of existing rows). The empty server default stays: it fills
+        # existing rows, and the app always writes the column itself.
+        op.add_column(table, sa.Column("search_text", sa.Text(), nullable=False, server_default=""))
         t = sa.table(table, sa.column("id"), sa.column("search_text"), *map(sa.column, fields))
         rows = bind.execute(sa.select(t.c.id, *(t.c[f] for f in fields))).all()
         for row in rows:
             bind.execute(t.update().where(t.c.id == row[0]).values(search_text=_fold(*row[1:])))
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("tokens_valid_after", sa.DateTime(timezone=True), nullable=True)
-        )
-    # Overlaps left by the old race (issue 15) would block the constraint: keep the first
-    # booking of each overlapping set active and cancel the later ones (nothing is deleted).
-    op.execute(
-        "UPDATE bookings SET status = 'cancelled', cancelled_at = CURRENT_TIMESTAMP "
-        "WHERE status = 'active' AND EXISTS (SELECT 1 FROM bookings o "
-        "WHERE o.device_id = bookings.device_id AND o.status = 'active' "
-        "AND o.id < bookings.id AND o.start_at < bookings.end_at AND o.end_at > bookings.start_at)"
+    op.add_column("users", sa.Column("tokens_valid_after", sa.DateTime(timezone=True)))
+    # Overlaps left by the old race (issue 15) would block the constraint: in booking order,
+    # the first booking keeps its slot and a later one that overlaps a kept booking is
+    # cancelled (nothing is deleted; the same result on every database).
+    bookings = sa.table(
+        "bookings",
+        sa.column("id"),
+        sa.column("device_id"),
+        sa.column("start_at"),
+        sa.column("end_at"),
+        sa.column("status"),
+        sa.column("cancelled_at"),
     )
+    kept: dict[int, list[tuple[object, object]]] = {}
+    rows = bind.execute(
+        sa.select(bookings.c.id, bookings.c.device_id, bookings.c.start_at, bookings.c.end_at)
+        .where(bookings.c.status == "active")
+        .order_by(bookings.c.id)
+    ).all()
+    for booking_id, device_id, start, end in rows:
+        slots = kept.setdefault(device_id, [])
+        if any(s < end and e > start for s, e in slots):
+            bind.execute(
+                bookings.update()
+                .where(bookings.c.id == booking_id)
+                .values(status="cancelled", cancelled_at=sa.func.current_timestamp())
+            )
+        else:
+            slots.append((start, end))
     if bind.dialect.name == "sqlite":
         # SQLite has no exclusion constraints: triggers refuse an overlapping active booking
         # (the app also takes the write lock before its own check, so users get a 409).
@@ -92,8 +107,6 @@ def downgrade() -> None:
     else:
         op.execute(f"DROP TRIGGER IF EXISTS {TRIGGER_INSERT}")
         op.execute(f"DROP TRIGGER IF EXISTS {TRIGGER_UPDATE}")
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_column("tokens_valid_after")
+    op.drop_column("users", "tokens_valid_after")  # SQLite >= 3.35 drops columns natively
     for table in SEARCHABLE:
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.drop_column("search_text")
+        op.drop_column(table, "search_text")
