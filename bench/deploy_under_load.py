@@ -43,21 +43,50 @@ REPO = Path(__file__).resolve().parents[1]
 CONTROLLER_NICE = ("nice", "-n", "10")
 
 
+class _ResumingHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS that offers an earlier TLS session, as a returning browser does."""
+
+    def __init__(self, *args: object, offer: ssl.SSLSession | None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._offer = offer
+        self.tls: ssl.SSLSocket | None = None
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)
+        self.tls = self._context.wrap_socket(  # type: ignore[attr-defined]
+            self.sock, server_hostname=self.host, session=self._offer
+        )
+        self.sock = self.tls
+
+
 class Client:
-    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+    """One new connection per request (like a fresh client). Over HTTPS it offers
+    the last TLS session it got (resumption, like a returning browser) unless
+    ``tls_resume`` is off: then every request pays a full handshake."""
+
+    def __init__(self, base_url: str, timeout: float = 10.0, tls_resume: bool = True) -> None:
         parts = urlsplit(base_url)
         self.https = parts.scheme == "https"
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or (443 if self.https else 80)
         self.timeout = timeout
         self.token: str | None = None
+        self.tls_resume = tls_resume
+        self.tls_session: ssl.SSLSession | None = None
+        self.tls_resumed = 0
         self._ctx = ssl._create_unverified_context() if self.https else None  # noqa: S323 - self-signed test target
 
     def request(self, method: str, path: str, body: object | None = None) -> tuple[int, object]:
+        tls: _ResumingHTTPSConnection | None = None
         if self.https:
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                self.host, self.port, timeout=self.timeout, context=self._ctx
+            tls = _ResumingHTTPSConnection(
+                self.host,
+                self.port,
+                timeout=self.timeout,
+                context=self._ctx,
+                offer=self.tls_session if self.tls_resume else None,
             )
+            conn: http.client.HTTPConnection = tls
         else:
             conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         headers = {"Connection": "close"}
@@ -70,6 +99,13 @@ class Client:
         try:
             conn.request(method, path, body=data, headers=headers)
             response = conn.getresponse()
+            if tls is not None and tls.tls is not None:
+                # (TLS 1.3 sends the session after the handshake: read it now,
+                # while the socket is still open)
+                if tls.tls.session_reused:
+                    self.tls_resumed += 1
+                elif self.tls_resume and tls.tls.session is not None:
+                    self.tls_session = tls.tls.session
             raw = response.read()
             try:
                 payload: object = json.loads(raw) if raw else None
@@ -329,9 +365,14 @@ def main() -> int:
     parser.add_argument("--stop-file", default="/tmp/vmstack-load.stop")  # noqa: S108 - test hosts only
     parser.add_argument("--out", help="--load-only: write samples and booking ids here (JSON)")
     parser.add_argument("--max-seconds", type=float, default=900)
+    parser.add_argument(
+        "--no-tls-resume",
+        action="store_true",
+        help="a full TLS handshake on every request (default: resume the session, like a browser)",
+    )
     args = parser.parse_args()
 
-    client = Client(args.base_url)
+    client = Client(args.base_url, tls_resume=not args.no_tls_resume)
     password = (
         args.password
         or os.environ.get("VMSTACK_ADMIN_PASSWORD")
@@ -388,6 +429,11 @@ def main() -> int:
     stop.set()
     runner.join()
     ok = report(load.samples, start, end, deploy_rc)
+    if client.https:
+        print(
+            f"TLS: {client.tls_resumed} of {len(load.samples)} connections resumed a session"
+            + (" (--no-tls-resume)" if args.no_tls_resume else "")
+        )
     spikes(load.samples, start, end, deploy_tasks(log))
     return 0 if ok and deploy_rc == 0 else 1
 
