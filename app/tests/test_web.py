@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from app.users.models import User
+from app.web.deps import safe_next
 from tests.conftest import UserFactory
 
 PASSWORD = "password123"
@@ -143,6 +144,14 @@ def test_sign_in_returns_to_the_page_asked_for_but_never_off_site(
         follow_redirects=False,
     )
     assert r.headers["location"] == "/devices"
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example/", "https://evil.example/", "/\\evil.example", "/\t/evil.example"]
+)
+def test_safe_next_keeps_redirects_on_this_site(target: str) -> None:
+    assert safe_next(target) == "/devices"
+    assert safe_next("/bookings?x=1") == "/bookings?x=1"
 
 
 def test_wrong_password_is_refused_on_the_form(client: TestClient, member: User) -> None:

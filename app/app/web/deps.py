@@ -51,7 +51,13 @@ def settings_of(request: Request) -> Settings:
 
 def safe_next(value: str | None, default: str = "/devices") -> str:
     """Only a local path may be a redirect target (no scheme, no //host)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    if (
+        not value
+        or not value.startswith("/")
+        or value.startswith("//")
+        or "\\" in value
+        or any(ord(c) < 33 or ord(c) == 127 for c in value)  # browsers drop tabs: "/\t/x"
+    ):
         return default
     return value
 
