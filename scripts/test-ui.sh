@@ -72,4 +72,4 @@ if [ "$rc" = 5 ]; then die "no browser test was collected"; fi
 server_errors="$(grep -c '"status": 5[0-9][0-9]' "$WORK/server.log" || true)"
 [ "$rc" = 0 ] || { tail -n 30 "$WORK/server.log"; die "browser tests exited $rc"; }
 [ "$server_errors" = 0 ] || { tail -n 30 "$WORK/server.log"; die "the app answered $server_errors 5xx responses"; }
-echo "browser tests: ok; screenshots: $(ls "$SHOTS"/*.png | wc -l) in $SHOTS"
+echo "browser tests: ok; screenshots: $(find "$SHOTS" -name "*.png" | wc -l) in $SHOTS"
