@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
-# The local inventory's age identity (demo material; its public key is in the inventory).
-IDENTITY = REPO / "vault-passwords" / "local-backup-age.key"
+# The local inventory's age identity (demo material; its public key is in the inventory),
+# relative to the checkout as docs/backups.md writes it (the playbooks run from there).
+IDENTITY = "vault-passwords/local-backup-age.key"
 PROJECT = "/opt/vmstack"
 BACKUP_DIR = "/var/backups/vmstack"
 SCRIPT = "/usr/local/sbin/vmstack-backup"
