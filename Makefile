@@ -108,7 +108,8 @@ restore: setup ## Restore a dump: make restore ENV=local IDENTITY=<age key file>
 	  -e restore_age_identity_file=$(abspath $(IDENTITY)) $(if $(DUMP),-e restore_dump=$(DUMP))
 
 status: setup ## The host's state; fails when something is wrong: make status ENV=local [FORMAT=json]
-	$(DAY2_PLAYBOOK) playbooks/status.yml -e status_format=$(FORMAT)
+	$(if $(filter json,$(FORMAT)),ANSIBLE_STDOUT_CALLBACK=ansible.builtin.json) \
+	  $(DAY2_PLAYBOOK) playbooks/status.yml -e status_format=$(FORMAT)
 
 VERSION ?= 0.2.0
 bench-deploy: setup ## Load through nginx around deploy.yml on the demo target (make demo first)
