@@ -48,6 +48,7 @@ lint: setup ## yamllint, ansible-lint (production profile), ruff, collection bui
 	ruff format --check molecule tests scripts/role-docs.py bench/deploy_under_load.py bench/edge.py bench/ui_bench.py
 	python scripts/role-docs.py --check
 	shellcheck roles/backup/files/vmstack-backup
+	shellcheck -x rig/*.sh rig/vm/*.sh scripts/*.sh
 	ruff check roles/status/files/vmstack-status.py
 	ruff format --check roles/status/files/vmstack-status.py
 	$(MAKE) --no-print-directory build
@@ -110,6 +111,39 @@ restore: setup ## Restore a dump: make restore ENV=local IDENTITY=<age key file>
 status: setup ## The host's state; fails when something is wrong: make status ENV=local [FORMAT=json]
 	$(if $(filter json,$(FORMAT)),ANSIBLE_STDOUT_CALLBACK=ansible.builtin.json) \
 	  $(DAY2_PLAYBOOK) playbooks/status.yml -e status_format=$(FORMAT)
+
+# deploy: VERSION=<app version> (required); rollback: TO=<version> (default: the release
+# before the live one); logs: SERVICE=<compose service> (app = both slots, empty = all).
+TO ?=
+SERVICE ?=
+
+.PHONY: deploy rollback logs db-shell env-check format typecheck
+deploy: setup ## Ship one app release, nothing else changes: make deploy ENV=local VERSION=0.2.0
+	@case "$(origin VERSION)" in "command line"|environment) ;; *) \
+	  echo "VERSION=<app version> is required: make deploy ENV=$(ENV) VERSION=1.4.0"; exit 2 ;; esac
+	$(DAY2_PLAYBOOK) playbooks/deploy.yml -e app_version=$(VERSION)
+
+rollback: setup ## Back to the previous release, or TO=<version>: make rollback ENV=local [TO=0.1.0]
+	$(DAY2_PLAYBOOK) playbooks/rollback.yml $(if $(TO),-e app_rollback_to=$(TO))
+
+logs: setup ## Follow a compose service's log on the host: make logs ENV=local [SERVICE=nginx|app|db]
+	scripts/on-host.sh $(ENV) logs $(SERVICE)
+
+db-shell: setup ## psql in the db container as the database superuser: make db-shell ENV=local
+	scripts/on-host.sh $(ENV) db-shell
+
+env-check: setup ## Validate an inventory and its vault (every role's preflight, check mode): make env-check ENV=staging
+	$(DAY2_PLAYBOOK) playbooks/env-check.yml
+
+format: setup ## Rewrite what lint checks: ruff format + fixes (Python), the generated roles reference
+	ruff check --fix --quiet molecule tests scripts/role-docs.py bench/deploy_under_load.py bench/edge.py bench/ui_bench.py
+	ruff format molecule tests scripts/role-docs.py bench/deploy_under_load.py bench/edge.py bench/ui_bench.py \
+	  roles/status/files/vmstack-status.py
+	cd app && ruff check --fix --quiet app tests && ruff format app tests
+	python scripts/role-docs.py
+
+typecheck: setup ## mypy --strict on the embedded service (app/ and its tests)
+	cd app && mypy app tests
 
 VERSION ?= 0.2.0
 bench-deploy: setup ## Load through nginx around deploy.yml on the demo target (make demo first)

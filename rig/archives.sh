@@ -10,6 +10,7 @@
 # An archive is rewritten only when its image changed; the app image is rebuilt
 # only when the app/ source changed.
 set -euo pipefail
+# shellcheck source=rig/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ARCHIVES="${RIG_CACHE}/archives"

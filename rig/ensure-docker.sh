@@ -3,6 +3,7 @@
 # when no engine is installed and starts dockerd when none is running.
 # Never pulls an image.
 set -euo pipefail
+# shellcheck source=rig/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if docker info >/dev/null 2>&1; then

@@ -9,22 +9,20 @@
 #   vmstack-rig/postgres:SUITE stand-in for postgres:17 (same env/PGDATA/port contract)
 #   vmstack-rig/nginx:SUITE    stand-in for nginx:stable (same conf.d layout)
 set -euo pipefail
+# shellcheck source=rig/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 build_debian() {
   local name="${RIG_PREFIX}/debian:${RIG_SUITE}" recipe hash rootfs
   recipe="${RIG_DIR}/images/debian/recipe.env"
-  hash="$(printf '%s %s %s\n' "${RIG_SUITE}" "${RIG_MIRROR}" "$(recipe_hash "${recipe}" "${BASH_SOURCE[0]}")" | sha256sum | cut -c1-16)"
+  hash="$(printf '%s %s %s %s\n' "${RIG_SUITE}" "${RIG_MIRROR}" "$(recipe_hash "${recipe}" "${BASH_SOURCE[0]}")" \
+    "$(declare -f rig_apt_setup | sha256sum | cut -c1-16)" | sha256sum | cut -c1-16)"
   if [[ "$(image_label "${name}" vmstack.rig.recipe)" == "${hash}" ]]; then
     log "${name} is current (recipe ${hash})"
     return 0
   fi
   [[ ${EUID} -eq 0 ]] || die "building ${name} needs root (debootstrap)"
-  if ! command -v debootstrap >/dev/null 2>&1; then
-    log "installing debootstrap"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
-  fi
+  rig_need_debootstrap
   # shellcheck source=/dev/null
   source "${recipe}"
   rootfs="${RIG_CACHE}/rootfs-${RIG_SUITE}-${hash}"
@@ -35,20 +33,7 @@ build_debian() {
   debootstrap --variant="${DEBOOTSTRAP_VARIANT}" --include="${DEBOOTSTRAP_INCLUDE}" \
     "${RIG_SUITE}" "${rootfs}" "${RIG_MIRROR}" >"${RIG_CACHE}/debootstrap.log" 2>&1 \
     || { tail -20 "${RIG_CACHE}/debootstrap.log" >&2; die "debootstrap failed"; }
-  # apt inside the image: the same mirror, and no Valid-Until check (snapshot mirrors need that).
-  rm -f "${rootfs}/etc/apt/sources.list"
-  cat >"${rootfs}/etc/apt/sources.list.d/debian.sources" <<SOURCES
-Types: deb
-URIs: ${RIG_MIRROR}
-Suites: ${RIG_SUITE} ${RIG_SUITE}-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SOURCES
-  cat >"${rootfs}/etc/apt/apt.conf.d/99vmstack-rig" <<'APTCONF'
-Acquire::Check-Valid-Until "false";
-APT::Install-Recommends "false";
-APT::Install-Suggests "false";
-APTCONF
+  rig_apt_setup "${rootfs}"
   # Drop the package cache and make images reproducible-ish.
   rm -rf "${rootfs}"/var/cache/apt/archives/*.deb "${rootfs}"/var/lib/apt/lists/*
   : >"${rootfs}/etc/machine-id"

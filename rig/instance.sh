@@ -6,6 +6,7 @@
 #   rig/instance.sh up NAME [docker-run args...]   # idempotent: reuses a running one
 #   rig/instance.sh down NAME
 set -euo pipefail
+# shellcheck source=rig/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 CAPS=(SYS_ADMIN NET_ADMIN SYS_PTRACE SYS_NICE SYS_TIME SYS_RAWIO SYS_BOOT SYS_MODULE SYS_PACCT
@@ -42,7 +43,7 @@ up() {
 
 down() {
   local name="$1"
-  docker rm -f "${name}" >/dev/null 2>&1 && log "removed ${name}" || log "${name} was not there"
+  if docker rm -f "${name}" >/dev/null 2>&1; then log "removed ${name}"; else log "${name} was not there"; fi
   docker volume rm -f "${name}-docker" >/dev/null 2>&1 || true
 }
 

@@ -16,8 +16,9 @@ RELEASE_ID="${RELEASE_ID:-$(git -C "$ROOT" describe --always --dirty 2>/dev/null
 APP_WHEELHOUSE="${APP_WHEELHOUSE:-1}"
 HOST_PIP="${HOST_PIP:-python3 -m pip}"
 
-log() { printf '\n==> %s\n' "$*" >&2; }
-die() { printf '\nFAILED: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+VMSTACK_LOG_TAG=app-image
 
 docker info >/dev/null 2>&1 || die "no Docker engine answers 'docker info'"
 docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 || docker pull "$BASE_IMAGE" >&2 \
@@ -50,8 +51,9 @@ if [ "$APP_WHEELHOUSE" = 1 ]; then
   $HOST_PIP download -q --only-binary=:all: --implementation cp --python-version "$pyver" \
     --platform "manylinux_2_28_$arch" --platform "manylinux_2_17_$arch" --platform "manylinux2014_$arch" \
     -d "$CTX/wheels" "$(ls "$CTX"/wheels/vmstack_app-*.whl)" 2>&1 | grep -v "^WARNING: Location" >&2 || true
-  ls "$CTX"/wheels/vmstack_app-*.whl >/dev/null && ls "$CTX"/wheels/fastapi-*.whl >/dev/null \
-    || die "wheelhouse incomplete"
+  if ! { ls "$CTX"/wheels/vmstack_app-*.whl && ls "$CTX"/wheels/fastapi-*.whl; } >/dev/null; then
+    die "wheelhouse incomplete"
+  fi
 fi
 
 log "docker build $TAG (BASE_IMAGE=$BASE_IMAGE, RELEASE_ID=$RELEASE_ID)"

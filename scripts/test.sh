@@ -2,7 +2,7 @@
 # `make test`: every phase in order, each timed; stops at the first failure and
 # prints the timings either way. Usage: scripts/test.sh [molecule scenario...]
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 scenarios=("$@")
 [[ ${#scenarios[@]} -gt 0 ]] || scenarios=(docker default release)
@@ -22,6 +22,7 @@ phase() {
   return "${rc}"
 }
 
+# shellcheck disable=SC2317 # run by the EXIT trap
 summary() {
   printf '\n==> make test: phase timings\n'
   local i

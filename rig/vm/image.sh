@@ -16,6 +16,7 @@
 # passwordless sudo and installs the key for it and for root (cloud-init's job
 # on a real cloud).
 set -euo pipefail
+# shellcheck source=rig/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 VM_DISK_SIZE="${VMSTACK_VM_DISK_SIZE:-12G}"
@@ -24,6 +25,7 @@ VM_INCLUDE="linux-image-amd64,initramfs-tools,systemd,systemd-sysv,udev,dbus,ope
 recipe() {
   printf '%s\n' "${RIG_SUITE}" "${RIG_MIRROR}" "${VM_DISK_SIZE}" "${VM_INCLUDE}"
   cat "${BASH_SOURCE[0]}"
+  declare -f rig_apt_setup
 }
 
 provision_script() {
@@ -52,7 +54,7 @@ PROVISION
 build() {
   local dir="$1" rootfs="$1.rootfs" t0=${SECONDS}
   [[ ${EUID} -eq 0 ]] || die "building the VM image needs root (debootstrap)"
-  command -v debootstrap >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+  rig_need_debootstrap
   command -v mkfs.ext4 >/dev/null 2>&1 || die "mkfs.ext4 (e2fsprogs) is missing"
   rm -rf "${rootfs}" "${dir}.tmp"
   mkdir -p "${rootfs}" "${dir}.tmp"
@@ -71,19 +73,7 @@ iface lo inet loopback
 auto eth0
 iface eth0 inet dhcp
 IFACES
-  rm -f "${rootfs}/etc/apt/sources.list"
-  cat >"${rootfs}/etc/apt/sources.list.d/debian.sources" <<SOURCES
-Types: deb
-URIs: ${RIG_MIRROR}
-Suites: ${RIG_SUITE} ${RIG_SUITE}-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SOURCES
-  cat >"${rootfs}/etc/apt/apt.conf.d/99vmstack-rig" <<'APTCONF'
-Acquire::Check-Valid-Until "false";
-APT::Install-Recommends "false";
-APT::Install-Suggests "false";
-APTCONF
+  rig_apt_setup "${rootfs}"
   provision_script >"${rootfs}/usr/local/sbin/vmstack-vm-provision"
   chmod 0755 "${rootfs}/usr/local/sbin/vmstack-vm-provision"
   cat >"${rootfs}/etc/systemd/system/vmstack-vm-provision.service" <<'UNIT'
@@ -106,8 +96,8 @@ UNIT
   : >"${rootfs}/etc/machine-id"
   rm -rf "${rootfs}"/var/cache/apt/archives/*.deb "${rootfs}"/var/lib/apt/lists/*
 
-  cp "$(ls "${rootfs}"/boot/vmlinuz-* | sort -V | tail -1)" "${dir}.tmp/vmlinuz"
-  cp "$(ls "${rootfs}"/boot/initrd.img-* | sort -V | tail -1)" "${dir}.tmp/initrd.img"
+  cp "$(find "${rootfs}/boot" -maxdepth 1 -name 'vmlinuz-*' | sort -V | tail -1)" "${dir}.tmp/vmlinuz"
+  cp "$(find "${rootfs}/boot" -maxdepth 1 -name 'initrd.img-*' | sort -V | tail -1)" "${dir}.tmp/initrd.img"
   truncate -s "${VM_DISK_SIZE}" "${dir}.tmp/disk.img"
   mkfs.ext4 -q -F -L vmstack-vm -d "${rootfs}" "${dir}.tmp/disk.img"
   rm -rf "${rootfs}"

@@ -12,6 +12,7 @@
 # Environment: VMSTACK_VM_USER (vmadmin), VMSTACK_VM_MEMORY (4096), VMSTACK_VM_CPUS (2),
 # VMSTACK_VM_ACCEL (auto|tcg|kvm), VMSTACK_VM_BOOT_TIMEOUT (600 s).
 set -euo pipefail
+# shellcheck source=rig/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 VM_USER="${VMSTACK_VM_USER:-vmadmin}"
@@ -117,7 +118,7 @@ VM_PROBE_PORT=${ports[3]}
 VM_KEY=${dir}/id_ed25519
 VM_ACCEL=${accel}
 ENV
-  local accel_args=(-accel tcg,thread=multi -cpu max)
+  local accel_args=(-accel "tcg,thread=multi" -cpu max)
   [[ "${accel}" == kvm ]] && accel_args=(-accel kvm -cpu host)
   log "booting vmstack-vm (${accel}, ${VM_CPUS} CPUs, ${VM_MEMORY} MiB; ssh on 127.0.0.1:${ports[0]})"
   : >"${dir}/serial.log"
