@@ -9,7 +9,7 @@
 # Env: VENV (default .venv), DATABASE_URL_TEST_PG (use this PostgreSQL instead of a private
 # one), VMSTACK_PG_PORT (55432), VMSTACK_PG_DIR (/tmp/vmstack-pg), APP_BASE_IMAGE
 # (vmstack-rig/python:trixie), VMSTACK_SKIP_IMAGE=1 (skip the image step, reported as SKIPPED),
-# SCHEMATHESIS_MAX_EXAMPLES (20), SCHEMATHESIS_MAX_TIME (120 s), SCHEMATHESIS_SEED.
+# SCHEMATHESIS_MAX_EXAMPLES (20), SCHEMATHESIS_MAX_TIME (90 s), SCHEMATHESIS_SEED.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -154,7 +154,7 @@ SCHEMATHESIS_HOOKS=tests.schemathesis_hooks \
 "$VENV_ABS/bin/schemathesis" --config-file tests/schemathesis.toml \
   run "http://127.0.0.1:$FUZZ_PORT/api/openapi.json" \
   --checks all \
-  --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-20}" --max-time "${SCHEMATHESIS_MAX_TIME:-120}" \
+  --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-20}" --max-time "${SCHEMATHESIS_MAX_TIME:-90}" \
   --generation-allow-x00 true --generation-database none --seed "${SCHEMATHESIS_SEED:-20261121}" \
   --no-color --request-timeout 10 >"$FUZZ_DIR/schemathesis.log" 2>&1 || st_rc=$?
 st_summary="$(grep -E '^(Test cases:|  [0-9]+ generated)' "$FUZZ_DIR/schemathesis.log" | tr -s ' ' | tr '\n' ' ')"
