@@ -165,3 +165,31 @@ def test_exclusion_constraint_is_in_the_schema(app: FastAPI) -> None:
                 ).scalars()
             )
             assert names == {"tr_bookings_no_overlap_insert", "tr_bookings_no_overlap_update"}
+
+
+@pytest.mark.parametrize(
+    ("message", "status"), [("database is locked", 503), ("disk I/O error", 500)]
+)
+def test_a_lock_timeout_is_503_retry_not_500(
+    db_url: str,
+    member: User,
+    device: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    app: FastAPI,
+    message: str,
+    status: int,
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from tests.conftest import bearer
+
+    def locked(*_: Any, **__: Any) -> None:
+        raise OperationalError("UPDATE devices ...", {}, Exception(message))
+
+    monkeypatch.setattr(repository, "overlapping", locked)
+    client = TestClient(app, raise_server_exceptions=False)
+    body = {"device_id": device["id"], "start": START.isoformat(), "end": END.isoformat()}
+    r = client.post("/api/v1/bookings", json=body, headers=bearer(member, app.state.settings))
+    err = assert_error(r, status)
+    if status == 503:
+        assert err["code"] == "overloaded" and r.headers["retry-after"] == "1"

@@ -11,7 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -207,12 +207,24 @@ async def _pool_timeout(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _operational_error(request: Request, exc: Exception) -> JSONResponse:
+    # SQLite's busy timeout ran out while another writer held the lock: the request waited
+    # its turn and can be retried; anything else is a real server error.
+    if "database is locked" in str(getattr(exc, "orig", exc)):
+        logger.warning("database locked past the busy timeout")
+        return error_response(
+            503, "overloaded", "the service is busy; retry shortly", headers={"Retry-After": "1"}
+        )
+    raise exc
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(PoolTimeout, _pool_timeout)
+    app.add_exception_handler(OperationalError, _operational_error)
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
