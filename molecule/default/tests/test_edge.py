@@ -146,6 +146,26 @@ def test_dynamic_https_answers_are_not_compressed(host, admin_token, path):
     assert "content-encoding" not in headers, headers
 
 
+def test_static_assets_are_compressed_over_https(host):
+    # The counterpart of the test above: compression works where it is allowed.
+    page = host.check_output("curl -skL https://127.0.0.1/")
+    assets = re.findall(r'(?:href|src)="(/static/[^"?#]+\.(?:css|js))', page)
+    assert assets, "the page at / references no /static/ stylesheet or script"
+    sizes = {}
+    for asset in assets:
+        sizes[asset] = int(
+            host.check_output(
+                f"curl -sk -o /dev/null -w '%{{size_download}}' https://127.0.0.1{asset}"
+            )
+        )
+    largest = max(sizes, key=sizes.__getitem__)
+    assert sizes[largest] > 512, sizes
+    headers = host.check_output(
+        f"curl -sk -D - -o /dev/null -H 'Accept-Encoding: gzip' https://127.0.0.1{largest}"
+    ).lower()
+    assert "content-encoding: gzip" in headers, headers
+
+
 def test_tls_is_mozilla_intermediate(host):
     def handshake(*options: str) -> bool:
         result = host.run(
