@@ -64,11 +64,13 @@ def ensure_wrk(instance: str) -> None:
     )
 
 
-def container_addresses(instance: str, project: str) -> tuple[str, str, str]:
-    """(live slot, nginx address, app address) on a network nginx and the app share."""
+def container_addresses(instance: str, project: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """Live slot, and for nginx and the app: container id and the address on a
+    network they share."""
     release = json.loads(sh(instance, "cat", f"/opt/{project}/release.json"))
     slot = release["active"]
     found: dict[str, dict[str, str]] = {}
+    ids: dict[str, str] = {}
     for service in ("nginx", f"app-{slot}"):
         cid = sh(
             instance,
@@ -84,6 +86,7 @@ def container_addresses(instance: str, project: str) -> tuple[str, str, str]:
         ).split()
         if not cid:
             raise SystemExit(f"no running {service} container in {instance}")
+        ids[service] = cid[0]
         networks = json.loads(
             sh(
                 instance,
@@ -102,7 +105,26 @@ def container_addresses(instance: str, project: str) -> tuple[str, str, str]:
         raise SystemExit(f"nginx and app-{slot} share no network: {found}")
     # Prefer the edge network (nginx <-> app) when the stack has one.
     network = next((n for n in shared if n.endswith("_edge")), shared[0])
-    return slot, found["nginx"][network], found[f"app-{slot}"][network]
+    return (
+        slot,
+        {"id": ids["nginx"], "ip": found["nginx"][network]},
+        {"id": ids[f"app-{slot}"], "ip": found[f"app-{slot}"][network]},
+    )
+
+
+def cpu_ns(instance: str, cid: str) -> int:
+    """CPU time a container has used so far (its cgroup, v1 or v2), in ns."""
+    out = sh(
+        instance,
+        "docker",
+        "exec",
+        cid,
+        "sh",
+        "-c",
+        "cat /sys/fs/cgroup/cpuacct/cpuacct.usage 2>/dev/null"
+        " || awk '/^usage_usec/ {print $2 * 1000}' /sys/fs/cgroup/cpu.stat",
+    )
+    return int(float(out.strip()))
 
 
 def prepare_devices(client: Client, password: str, wanted: int) -> str:
@@ -195,7 +217,8 @@ def main() -> int:
         parser.error("--rounds 1..10, --duration 1..60")
 
     ensure_wrk(args.instance)
-    slot, nginx_ip, app_ip = container_addresses(args.instance, args.project)
+    slot, nginx, app = container_addresses(args.instance, args.project)
+    nginx_ip, app_ip = nginx["ip"], app["ip"]
     password = vault_admin_password(str(REPO / args.inventory))
     token = prepare_devices(Client(args.base_url), password, 50)
     lua = f'wrk.headers["Authorization"] = "Bearer {token}"\n'
@@ -225,12 +248,19 @@ def main() -> int:
             for round_no in range(args.rounds):
                 rotated = order[round_no % len(order) :] + order[: round_no % len(order)]
                 for target in rotated:
+                    cpu0 = (cpu_ns(args.instance, nginx["id"]), cpu_ns(args.instance, app["id"]))
                     row = run_wrk(args.instance, targets[target] + path, conns, args.duration, auth)
+                    cpu1 = (cpu_ns(args.instance, nginx["id"]), cpu_ns(args.instance, app["id"]))
+                    # CPU each container spent per request: unlike req/s, hardly
+                    # moved by other work on the machine.
+                    row["nginx_us"] = (cpu1[0] - cpu0[0]) / 1000 / max(row["requests"], 1)
+                    row["app_us"] = (cpu1[1] - cpu0[1]) / 1000 / max(row["requests"], 1)
                     results[name][target].append(row)
                     print(
                         f"  {name:<15} {target:<12} round {round_no + 1}: {row['rps']:8.0f} req/s "
                         f"p50 {row['p50_ms']:6.2f} ms p99 {row['p99_ms']:6.2f} ms "
-                        f"failed {row['failed']:.0f}"
+                        f"failed {row['failed']:.0f} cpu/req nginx {row['nginx_us']:.0f} us "
+                        f"app {row['app_us']:.0f} us"
                     )
     finally:
         sh(args.instance, "rm", "-f", LUA, check=False)
@@ -238,13 +268,20 @@ def main() -> int:
     ok = True
     print(
         f"\n{'endpoint':<15} {'target':<12} {'req/s':>8} "
-        f"{'p50 ms':>7} {'p99 ms':>7} {'ratio':>6} goal"
+        f"{'p50 ms':>7} {'p99 ms':>7} {'nginx us':>8} {'app us':>7} {'cpu est':>7} "
+        f"{'ratio':>6} goal"
     )
     for name, per_target in results.items():
         goal = endpoints[name][3]
         direct = statistics.median(r["rps"] for r in per_target["direct"])
+        direct_app_us = statistics.median(r["app_us"] for r in per_target["direct"])
         for target, rows in per_target.items():
             rps = statistics.median(r["rps"] for r in rows)
+            nginx_us = statistics.median(r["nginx_us"] for r in rows)
+            app_us = statistics.median(r["app_us"] for r in rows)
+            # What the ratio would be if CPU were the only limit: app CPU per
+            # request direct / (app + nginx CPU per request through nginx).
+            estimate = direct_app_us / (app_us + nginx_us) if app_us + nginx_us else float("nan")
             ratio = rps / direct if direct else float("nan")
             verdict = (
                 "" if target == "direct" else ("ok" if ratio >= goal else f"MISSED (>= {goal})")
@@ -254,11 +291,17 @@ def main() -> int:
                 f"{name:<15} {target:<12} {rps:8.0f} "
                 f"{statistics.median(r['p50_ms'] for r in rows):7.2f} "
                 f"{statistics.median(r['p99_ms'] for r in rows):7.2f} "
+                f"{nginx_us:8.0f} {app_us:7.0f} {estimate:7.2f} "
                 f"{ratio:6.2f} {verdict}"
             )
     failed = sum(r["failed"] for rows in results.values() for rs in rows.values() for r in rs)
     load_after = Path("/proc/loadavg").read_text().split()[:3]
-    print(f"\nfailed requests (non-2xx/3xx or socket errors): {failed:.0f}")
+    print(
+        "\nratio: req/s through nginx / direct (the goal). cpu est: the ratio if CPU were the only"
+        "\nlimit, from the CPU time the nginx and app containers used per request (wrk's own"
+        "\nCPU not counted); it moves far less with other load on the machine than req/s does."
+    )
+    print(f"failed requests (non-2xx/3xx or socket errors): {failed:.0f}")
     # Other work on the machine shares the cores with the target: say how busy it was.
     print(
         f"machine load average (1/5/15 min): before {' '.join(load_before)}, "
