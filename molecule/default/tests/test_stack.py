@@ -91,14 +91,99 @@ def test_wrong_password_is_refused(https):
     assert body["error"]["code"]
 
 
-def test_env_file_is_private(host):
-    for name in (".env", "db.env"):
-        env = host.file(f"{PROJECT}/{name}")
-        assert env.user == "root"
-        assert env.group == "root"
-        assert env.mode == 0o600, (name, oct(env.mode))
+def test_settings_and_secret_files_are_private(host):
+    env = host.file(f"{PROJECT}/.env")
+    assert (env.user, env.group, env.mode) == ("root", "root", 0o600)
+    # .env holds settings only; secrets are files
+    assert "SECRET_KEY" not in env.content_string
+    assert "PASSWORD" not in env.content_string
+    assert "DATABASE_URL" not in env.content_string
+    assert not host.file(f"{PROJECT}/db.env").exists
+    assert host.file(f"{PROJECT}/secrets").mode == 0o700
+    files = host.check_output(f"find {PROJECT}/secrets -type f -printf '%m %p\\n'").splitlines()
+    assert len(files) >= 4, files
+    for line in files:
+        mode, path = line.split(" ", 1)
+        assert mode == "600", line
     assert host.file(PROJECT).mode == 0o750
     assert host.file(f"{PROJECT}/nginx/tls/tls.key").mode == 0o600
+
+
+def test_no_secret_in_docker_inspect_or_ps(host, vault):
+    ids = host.check_output(
+        "docker ps -aq --filter label=com.docker.compose.project=vmstack"
+    ).split()
+    assert len(ids) >= 3, ids
+    inspect = host.check_output("docker inspect %s", " ".join(ids))
+    processes = host.check_output("ps -eo args")
+    for name, secret in vault.items():
+        assert secret not in inspect, f"{name} appears in docker inspect"
+        assert secret not in processes, f"{name} appears in ps"
+
+
+@pytest.mark.parametrize("service", ["db", "nginx", "app-blue"])
+def test_every_container_is_confined(host, service):
+    cid = host.check_output(
+        "docker ps -q --filter label=com.docker.compose.service=%s --filter status=running",
+        service,
+    )
+    config = json.loads(host.check_output("docker inspect %s", cid))[0]["HostConfig"]
+    assert config["CapDrop"] == ["ALL"], config["CapDrop"]
+    assert "no-new-privileges:true" in (config["SecurityOpt"] or [])
+    assert config["ReadonlyRootfs"] is True
+    assert config["Memory"] > 0
+    assert config["NanoCpus"] > 0
+    assert (config["PidsLimit"] or 0) > 0
+    # the root filesystem really is read-only
+    assert host.run("docker exec %s sh -c 'echo x > /etc/vmstack-probe'", cid).rc != 0
+
+
+def test_the_app_has_no_egress_and_trusts_only_nginx(host):
+    app = host.check_output(
+        "docker ps -q --filter label=com.docker.compose.service=app-blue --filter status=running"
+    )
+    networks = json.loads(host.check_output("docker inspect %s", app))[0]["NetworkSettings"]
+    internal = {
+        name: json.loads(host.check_output("docker network inspect %s", name))[0]["Internal"]
+        for name in networks["Networks"]
+    }
+    assert internal, networks
+    assert all(internal.values()), internal
+    env = host.check_output("docker inspect --format '{{json .Config.Env}}' %s", app)
+    assert "FORWARDED_ALLOW_IPS=172.30.80.2" in env
+
+
+def test_the_app_logs_in_as_a_role_that_is_not_superuser(host):
+    db = host.check_output(
+        "docker ps -q --filter label=com.docker.compose.service=db --filter status=running"
+    )
+    query = (
+        "SELECT rolname, rolsuper, rolcreaterole, rolcreatedb, rolcanlogin FROM pg_roles "
+        "WHERE rolname LIKE 'vmstack\\_%' ORDER BY 1"
+    )
+    rows = host.check_output(
+        "docker exec %s psql -U vmstack -d vmstack -Atc %s", db, query
+    ).splitlines()
+    roles = {row.split("|")[0]: row.split("|")[1:] for row in rows}
+    assert set(roles) == {"vmstack_blue", "vmstack_green", "vmstack_owner"}, roles
+    for name, (superuser, createrole, createdb, _login) in roles.items():
+        assert (superuser, createrole, createdb) == ("f", "f", "f"), name
+    assert roles["vmstack_blue"][3] == "t"  # the live slot logs in
+    assert roles["vmstack_green"][3] == "f"  # nothing released there: no login
+    owners = host.check_output(
+        "docker exec %s psql -U vmstack -d vmstack -Atc %s",
+        db,
+        "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'",
+    )
+    assert owners.split() == ["vmstack_owner"]
+    # what the app's role may do: no server programs, no new roles
+    denied = host.run(
+        "docker exec %s psql -U vmstack_blue -d vmstack -h /run/postgresql -Atc %s",
+        db,
+        "COPY (SELECT 1) TO PROGRAM 'true'",
+    )
+    assert denied.rc != 0
+    assert "permission denied" in denied.stderr or "must be superuser" in denied.stderr
 
 
 def test_only_nginx_listens_beyond_loopback(host):
