@@ -4,6 +4,7 @@ import importlib.util
 import json
 import os
 import re
+import secrets
 import subprocess
 import time
 from collections import Counter
@@ -250,3 +251,85 @@ def test_a_killed_app_container_serves_again_quickly(host, https, limit_seconds)
     elapsed = time.monotonic() - killed
     print(f"\nserving again {elapsed:.1f} s after kill -9")
     assert elapsed <= limit_seconds
+
+
+def _db_login(host, role: str, password: str) -> bool:
+    """Log in to PostgreSQL over TCP inside the db container (printf is a shell
+    builtin: the password is in no process's arguments)."""
+    quoted = password.replace("'", "'\"'\"'")
+    run = host.run(
+        f"printf %s '{quoted}' | docker exec -i vmstack-db-1 sh -c "
+        f'\'PGPASSWORD="$(cat)" psql -h 127.0.0.1 -U {role} -d vmstack -Atc "SELECT 1"\''
+    )
+    return run.rc == 0 and run.stdout.strip() == "1"
+
+
+def test_rotating_every_secret_under_load_fails_no_request(host, https, vault, admin_token):
+    """New signing key, admin password and database password through site.yml
+    while the load runs: 0 failed requests; a token signed with the old key still
+    works; the old passwords are refused, the new ones work; no secret shows.
+    Runs last: the instance keeps the new secrets."""
+    new = {
+        "vault_app_secret_key": "rot-" + secrets.token_urlsafe(40),
+        "vault_app_admin_password": "rot-" + secrets.token_urlsafe(18),
+        "vault_stack_db_password": "rot" + secrets.token_hex(16),
+    }
+    live_before = json.loads(host.file("/opt/vmstack/release.json").content_string)["active"]
+    db_id = ("exec", INSTANCE, "docker", "inspect", "-f", "{{.Id}}", "vmstack-db-1")
+    db_before = _docker(*db_id)
+    assert _db_login(host, f"vmstack_{live_before}", vault["vault_stack_db_password"])
+
+    LOGS.mkdir(parents=True, exist_ok=True)
+    extra = LOGS / "rotation-vars.yml"
+    extra.touch(mode=0o600)
+    extra.write_text("".join(f"{k}: {json.dumps(v)}\n" for k, v in new.items()))
+    try:
+        phases, raw, start, _ = _under_load(
+            "rotate",
+            vault["vault_app_admin_password"],
+            lambda: _playbook("site.yml", "-e", f"@{extra}"),
+        )
+    finally:
+        extra.unlink()
+    run = raw["outcome"]
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-3000:]
+    _no_failed_requests(raw, start)
+    assert phases["during"]["requests"] > 0
+    assert phases["after"]["requests"] > 0, phases
+    for name, value in {**new, **vault}.items():
+        assert value not in output, f"{name} appears in site.yml's output"
+
+    # the release went into the other slot; the database was not restarted
+    live = json.loads(host.file("/opt/vmstack/release.json").content_string)["active"]
+    assert live != live_before
+    assert _docker(*db_id) == db_before
+
+    # a token signed with the old key is still good (previous keys), and the
+    # admin logs in with the new password only
+    status, _ = https.call("GET", "/api/v1/devices?limit=1", token=admin_token)
+    assert status == 200
+    login = {"email": "admin@example.com"}
+    status, _ = https.call(
+        "POST", "/api/v1/auth/login", {**login, "password": vault["vault_app_admin_password"]}
+    )
+    assert status == 401
+    status, body = https.call(
+        "POST", "/api/v1/auth/login", {**login, "password": new["vault_app_admin_password"]}
+    )
+    assert status == 200, body
+
+    # the database: the old password is refused for every role, the new one works
+    for role in ("vmstack", "vmstack_blue", "vmstack_green"):
+        assert not _db_login(host, role, vault["vault_stack_db_password"]), role
+    assert _db_login(host, f"vmstack_{live}", new["vault_stack_db_password"])
+    assert _db_login(host, "vmstack", new["vault_stack_db_password"])
+    # the stopped slot's role may not log in at all
+    assert not _db_login(host, f"vmstack_{live_before}", new["vault_stack_db_password"])
+
+    ids = host.check_output(
+        "docker ps -aq --filter label=com.docker.compose.project=vmstack"
+    ).split()
+    inspect = host.check_output("docker inspect %s", " ".join(ids))
+    for name, value in {**new, **vault}.items():
+        assert value not in inspect, f"{name} appears in docker inspect"
