@@ -131,7 +131,8 @@ def test_hsts_for_one_year(host):
     assert int(match.group(1)) >= 31536000
 
 
-@pytest.mark.parametrize("path", ["/", "/api/v1/devices?limit=50", "/api/openapi.json"])
+# The web UI's location and the API's (a fresh host's device list is too short to compress).
+@pytest.mark.parametrize("path", ["/", "/infra/", "/api/openapi.json"])
 def test_dynamic_https_answers_are_not_compressed(host, admin_token, path):
     # Every one of these is larger than gzip_min_length, so plain HTTP would compress it.
     # -L: the web UI at / may first redirect (to its login page); every hop counts.
