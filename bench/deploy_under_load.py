@@ -379,6 +379,19 @@ def main() -> int:
         or vault_admin_password(args.inventory)
     )
     device_ids = prepare(client, args.email, password)
+    # The load may run as another user (VMSTACK_LOAD_EMAIL / VMSTACK_LOAD_PASSWORD),
+    # e.g. a member while the admin's own password rotates (which ends the admin's
+    # sessions by design).
+    load_email = os.environ.get("VMSTACK_LOAD_EMAIL")
+    if load_email:
+        status, body = client.request(
+            "POST",
+            "/api/v1/auth/login",
+            {"email": load_email, "password": os.environ.get("VMSTACK_LOAD_PASSWORD", "")},
+        )
+        if status != 200 or not isinstance(body, dict):
+            raise SystemExit(f"login as {load_email} failed: {status} {body}")
+        client.token = body["access_token"]
     load = Load(client, device_ids, args.rate)
     stop = threading.Event()
 

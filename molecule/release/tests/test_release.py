@@ -62,8 +62,11 @@ def _docker(*args: str, check: bool = True) -> str:
     return done.stdout.strip()
 
 
-def _under_load(tag: str, password: str, action) -> tuple[dict, dict, float, float]:
-    """Start the load inside the instance, run action(), return phases + raw result."""
+def _under_load(
+    tag: str, password: str, action, member: tuple[str, str] | None = None
+) -> tuple[dict, dict, float, float]:
+    """Start the load inside the instance, run action(), return phases + raw result.
+    With `member` (email, password) the load runs as that user."""
     _docker("cp", str(REPO / "bench" / "deploy_under_load.py"), f"{INSTANCE}:/root/dul.py")
     out, stop = f"/root/load-{tag}.json", f"/root/stop-{tag}"
     _docker("exec", INSTANCE, "rm", "-f", out, stop)
@@ -72,6 +75,11 @@ def _under_load(tag: str, password: str, action) -> tuple[dict, dict, float, flo
         "-d",
         "-e",
         f"VMSTACK_ADMIN_PASSWORD={password}",
+        *(
+            ["-e", f"VMSTACK_LOAD_EMAIL={member[0]}", "-e", f"VMSTACK_LOAD_PASSWORD={member[1]}"]
+            if member
+            else []
+        ),
         INSTANCE,
         "python3",
         "/root/dul.py",
@@ -283,11 +291,27 @@ def test_rotating_every_secret_under_load_fails_no_request(host, https, vault, a
     extra = LOGS / "rotation-vars.yml"
     extra.touch(mode=0o600)
     extra.write_text("".join(f"{k}: {json.dumps(v)}\n" for k, v in new.items()))
+    # The load runs as a member: the admin's own sessions end when the admin's
+    # password changes (by design), a member's do not.
+    member = (f"load-{secrets.token_hex(4)}@example.com", "member-" + secrets.token_urlsafe(12))
+    status, body = https.call(
+        "POST",
+        "/api/v1/users",
+        {"email": member[0], "password": member[1], "full_name": "Load Member", "role": "member"},
+        token=admin_token,
+    )
+    assert status == 201, body
+    status, body = https.call(
+        "POST", "/api/v1/auth/login", {"email": member[0], "password": member[1]}
+    )
+    assert status == 200, body
+    member_token = body["access_token"]
     try:
         phases, raw, start, _ = _under_load(
             "rotate",
             vault["vault_app_admin_password"],
             lambda: _playbook("site.yml", "-e", f"@{extra}"),
+            member=member,
         )
     finally:
         extra.unlink()
@@ -305,10 +329,12 @@ def test_rotating_every_secret_under_load_fails_no_request(host, https, vault, a
     assert live != live_before
     assert _docker(*db_id) == db_before
 
-    # a token signed with the old key is still good (previous keys), and the
-    # admin logs in with the new password only
-    status, _ = https.call("GET", "/api/v1/devices?limit=1", token=admin_token)
+    # a token signed with the old key is still good (previous keys); the admin's
+    # own sessions ended with the password change; the new password logs in
+    status, _ = https.call("GET", "/api/v1/devices?limit=1", token=member_token)
     assert status == 200
+    status, _ = https.call("GET", "/api/v1/devices?limit=1", token=admin_token)
+    assert status == 401
     login = {"email": "admin@example.com"}
     status, _ = https.call(
         "POST", "/api/v1/auth/login", {**login, "password": vault["vault_app_admin_password"]}
