@@ -21,7 +21,8 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 BASE_URL = os.environ.get("VMSTACK_UI_URL", "")
 CHROMIUM = os.environ.get("VMSTACK_UI_CHROMIUM", "/usr/bin/chromium")
@@ -154,11 +155,17 @@ def shot(page: Page, name: str) -> Path:
 def sign_in(page: Page, email: str, password: str) -> None:
     """Sign in with the keyboard only: the e-mail field has focus, Tab, Enter."""
     page.goto("/login")
+    # autofocus lands a moment after "load": typing earlier loses the first keys
+    expect(page.locator("input[name=email]")).to_be_focused()
     page.keyboard.type(email)
     page.keyboard.press("Tab")
     page.keyboard.type(password)
     page.keyboard.press("Enter")
-    page.wait_for_url("**/devices")
+    try:
+        page.wait_for_url("**/devices", timeout=15_000)
+    except PlaywrightTimeoutError as error:
+        alert = page.locator("[role=alert], [role=status]").all_inner_texts()
+        raise AssertionError(f"sign-in as {email} stayed on {page.url}: {alert}") from error
 
 
 def slot(days: int, hour: int, hours: int = 1) -> tuple[str, str]:
