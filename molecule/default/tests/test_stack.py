@@ -114,7 +114,7 @@ def test_no_secret_in_docker_inspect_or_ps(host, vault):
         "docker ps -aq --filter label=com.docker.compose.project=vmstack"
     ).split()
     assert len(ids) >= 3, ids
-    inspect = host.check_output("docker inspect %s", " ".join(ids))
+    inspect = host.check_output("docker inspect " + " ".join(ids))
     processes = host.check_output("ps -eo args")
     for name, secret in vault.items():
         assert secret not in inspect, f"{name} appears in docker inspect"

@@ -356,6 +356,6 @@ def test_rotating_every_secret_under_load_fails_no_request(host, https, vault, a
     ids = host.check_output(
         "docker ps -aq --filter label=com.docker.compose.project=vmstack"
     ).split()
-    inspect = host.check_output("docker inspect %s", " ".join(ids))
+    inspect = host.check_output("docker inspect " + " ".join(ids))
     for name, value in {**new, **vault}.items():
         assert value not in inspect, f"{name} appears in docker inspect"
