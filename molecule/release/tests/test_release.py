@@ -262,14 +262,19 @@ def test_a_killed_app_container_serves_again_quickly(host, https, limit_seconds)
 
 
 def _db_login(host, role: str, password: str) -> bool:
-    """Log in to PostgreSQL over TCP inside the db container (printf is a shell
-    builtin: the password is in no process's arguments)."""
+    """Log in to PostgreSQL over the backend network from the live app container, as
+    the app does (inside the db container loopback is trusted, so it proves nothing).
+    printf is a shell builtin: the password is in no process's arguments."""
+    live = json.loads(host.file("/opt/vmstack/release.json").content_string)["active"]
     quoted = password.replace("'", "'\"'\"'")
-    run = host.run(
-        f"printf %s '{quoted}' | docker exec -i vmstack-db-1 sh -c "
-        f'\'PGPASSWORD="$(cat)" psql -h 127.0.0.1 -U {role} -d vmstack -Atc "SELECT 1"\''
+    probe = (
+        "import sys, psycopg; psycopg.connect(host='db', user=sys.argv[1], dbname='vmstack', "
+        "password=sys.stdin.read(), connect_timeout=5).close()"
     )
-    return run.rc == 0 and run.stdout.strip() == "1"
+    run = host.run(
+        f"printf %s '{quoted}' | docker exec -i vmstack-app-{live}-1 python3 -c \"{probe}\" {role}"
+    )
+    return run.rc == 0
 
 
 def test_rotating_every_secret_under_load_fails_no_request(host, https, vault, admin_token):
