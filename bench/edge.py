@@ -30,10 +30,9 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from deploy_under_load import Client, vault_admin_password  # noqa: E402
+from vmstack_testlib import REPO, vault
+from vmstack_testlib.load import Client
 
-REPO = Path(__file__).resolve().parents[1]
 LUA = "/root/.vmstack-bench-edge.lua"  # in the target, mode 0600, removed afterwards
 
 
@@ -219,7 +218,7 @@ def main() -> int:
     ensure_wrk(args.instance)
     slot, nginx, app = container_addresses(args.instance, args.project)
     nginx_ip, app_ip = nginx["ip"], app["ip"]
-    password = vault_admin_password(str(REPO / args.inventory))
+    password = vault.admin_password(REPO / args.inventory)
     token = prepare_devices(Client(args.base_url), password, 50)
     lua = f'wrk.headers["Authorization"] = "Bearer {token}"\n'
     sh(args.instance, "sh", "-c", f"umask 077 && cat > {LUA}", stdin=lua)

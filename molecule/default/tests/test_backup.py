@@ -14,13 +14,13 @@ import json
 import os
 import re
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
+from vmstack_testlib import playbooks
+
 # The local inventory's age identity (demo material; its public key is in the inventory),
 # relative to the checkout as docs/backups.md writes it (the playbooks run from there).
 IDENTITY = "vault-passwords/local-backup-age.key"
@@ -30,24 +30,9 @@ SCRIPT = "/usr/local/sbin/vmstack-backup"
 COMPOSE = f"docker compose --project-directory {PROJECT}"
 
 
-def playbook(name: str, *extra: str) -> tuple[subprocess.CompletedProcess, str, float]:
-    env = dict(os.environ)
-    started = time.monotonic()
-    run = subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            env["MOLECULE_INVENTORY_FILE"],
-            str(REPO / "playbooks" / name),
-            *extra,
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    return run, run.stdout + run.stderr, time.monotonic() - started
+def playbook(name: str, *extra: str) -> tuple[playbooks.Run, str, float]:
+    run = playbooks.run(name, *extra)
+    return run, run.output, run.seconds
 
 
 def sql(host, query: str) -> list[str]:

@@ -1,14 +1,12 @@
 """The full stack on one host, checked from inside it and from the controller."""
 
 import json
-import os
-import subprocess
 import uuid
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
+from vmstack_testlib import playbooks
+
 PROJECT = "/opt/vmstack"
 
 
@@ -249,22 +247,8 @@ def test_data_survives_a_rerun_and_no_secret_is_printed(host, https, admin_token
     )
     assert status == 201, booking
 
-    env = dict(os.environ)
-    run = subprocess.run(
-        [
-            "ansible-playbook",
-            "-vvv",
-            "-i",
-            env["MOLECULE_INVENTORY_FILE"],
-            str(REPO / "molecule" / "default" / "converge.yml"),
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    output = run.stdout + run.stderr
+    run = playbooks.run("molecule/default/converge.yml", "-vvv")
+    output = run.output
     assert run.returncode == 0, output[-4000:]
     assert "changed=0" in output.split("PLAY RECAP")[-1], output.split("PLAY RECAP")[-1]
     for name, secret in vault.items():

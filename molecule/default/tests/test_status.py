@@ -7,37 +7,22 @@ started; its JSON form is the status file.
 """
 
 import json
-import os
 import re
-import subprocess
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
+from vmstack_testlib import playbooks
+
 PROJECT = "/opt/vmstack"
 STATUS_FILE = f"{PROJECT}/status/status.json"
 COMPOSE = f"docker compose --project-directory {PROJECT}"
 
 
 def playbook(name: str, *extra: str, **env: str) -> tuple[int, str]:
-    run = subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"],
-            str(REPO / "playbooks" / name),
-            *extra,
-        ],
-        cwd=REPO,
-        env=dict(os.environ, **env),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    return run.returncode, run.stdout + run.stderr
+    run = playbooks.run(name, *extra, env=env)
+    return run.returncode, run.output
 
 
 def parse_time(text: str) -> datetime:

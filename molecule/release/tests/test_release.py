@@ -1,24 +1,19 @@
 """v1 -> v2 under load -> broken v3 under load -> rollback to v1, bookings intact."""
 
-import importlib.util
 import json
-import os
 import re
 import secrets
 import subprocess
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
+from vmstack_testlib import REPO, load, playbooks
+
 INSTANCE = "vmstack-release"
 RATE = 50  # requests per second through nginx, half of them authenticated POSTs
 
-_spec = importlib.util.spec_from_file_location("dul", REPO / "bench" / "deploy_under_load.py")
-dul = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(dul)
 
 STATE: dict[str, object] = {"bookings": []}
 
@@ -26,33 +21,20 @@ STATE: dict[str, object] = {"bookings": []}
 LOGS = REPO / ".cache" / "release-scenario"
 
 
-def _playbook(name: str, *extra: str, timeout: int = 900) -> subprocess.CompletedProcess:
+def _playbook(name: str, *extra: str, timeout: int = 900) -> playbooks.Run:
     """Run a playbook; its whole output is also kept in .cache/release-scenario/."""
-    run = subprocess.run(
-        [
-            # The controller shares this machine's cores with the target and the
-            # load; in production it runs elsewhere. Let the served requests win.
-            *dul.CONTROLLER_NICE,
-            "ansible-playbook",
-            "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"],
-            str(REPO / "playbooks" / name),
-            *extra,
-        ],
-        cwd=REPO,
+    return playbooks.run(
+        name,
+        *extra,
         # profile_tasks stamps every task with the play's elapsed time, so a failed
         # request can be matched to the deploy step that was running.
-        env=dict(os.environ, ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks"),
-        capture_output=True,
-        text=True,
+        env={"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks"},
         timeout=timeout,
-        check=False,
+        # The controller shares this machine's cores with the target and the
+        # load; in production it runs elsewhere. Let the served requests win.
+        nice=True,
+        log_dir=LOGS,
     )
-    LOGS.mkdir(parents=True, exist_ok=True)
-    log = LOGS / f"{time.strftime('%H%M%S')}-{name}-{'_'.join(extra).replace('/', '_')}.log"
-    log.write_text(run.stdout + run.stderr)
-    print(f"\n{name} {' '.join(extra)}: exit {run.returncode}, output in {log}")
-    return run
 
 
 def _docker(*args: str, check: bool = True) -> str:
@@ -67,7 +49,7 @@ def _under_load(
 ) -> tuple[dict, dict, float, float]:
     """Start the load inside the instance, run action(), return phases + raw result.
     With `member` (email, password) the load runs as that user."""
-    _docker("cp", str(REPO / "bench" / "deploy_under_load.py"), f"{INSTANCE}:/root/dul.py")
+    _docker("cp", load.__file__, f"{INSTANCE}:/root/vmstack-load.py")
     out, stop = f"/root/load-{tag}.json", f"/root/stop-{tag}"
     _docker("exec", INSTANCE, "rm", "-f", out, stop)
     _docker(
@@ -82,8 +64,7 @@ def _under_load(
         ),
         INSTANCE,
         "python3",
-        "/root/dul.py",
-        "--load-only",
+        "/root/vmstack-load.py",
         "--base-url",
         "https://127.0.0.1",
         "--rate",
@@ -105,7 +86,7 @@ def _under_load(
             break
         time.sleep(1)
     result = json.loads(_docker("exec", INSTANCE, "cat", out))
-    phases = dul.summarize(result["samples"], start, end)
+    phases = load.summarize(result["samples"], start, end)
     print(f"\n[{tag}] deploy took {end - start:.1f} s")
     for name, row in phases.items():
         print(f"[{tag}] {name}: {row}")
