@@ -21,8 +21,9 @@ PG_DB="vmstack_test"
 PG_USER="vmstack"
 PG_PASSWORD="vmstack-test-only"
 
-log() { printf '\n==> %s\n' "$*" >&2; }
-die() { printf '\nFAILED: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+VMSTACK_LOG_TAG=test-app
 
 # --- PostgreSQL ---------------------------------------------------------------------------
 pg_bindir() { find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n1; }

@@ -14,8 +14,9 @@ VENV="${VENV:-.venv}"
 PORT="${VMSTACK_UI_PORT:-18766}"
 CHROMIUM="${VMSTACK_UI_CHROMIUM:-/usr/bin/chromium}"
 
-log() { printf '\n==> %s\n' "$*" >&2; }
-die() { printf '\nFAILED: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+VMSTACK_LOG_TAG=test-ui
 
 [ -x "$CHROMIUM" ] || die "$CHROMIUM is missing: run 'make setup' (installs Debian's chromium)"
 [ -x "$VENV/bin/python" ] || die "$VENV is missing: run 'make setup'"
