@@ -31,7 +31,7 @@ up() {
   cat <<MSG
 
 vmstack demo is up in $((SECONDS - start)) s; /readyz answered 200 through nginx
-  site.yml:             first converge ${first} s, idempotent re-run ${rerun} s (changed=0)
+  site.yml:             first converge ${first} s, idempotent re-run ${rerun} s (changed=0, $((rerun * 100 / (first > 0 ? first : 1))) % of the first)
   Web UI:               https://127.0.0.1:${HTTPS_PORT}/   (self-signed certificate)
   Operations:           https://127.0.0.1:${HTTPS_PORT}/infra/   (admins)
   API docs:             https://127.0.0.1:${HTTPS_PORT}/api/docs
