@@ -7,8 +7,9 @@ stack and backup (base, docker and status are the host's and stay as they are). 
     build dir, status dir, backup dir) evaluates under the new name and directory, and
     the converge wrote the ones it uses there;
   * a changed nginx setting makes the reload handler find the new project's nginx
-    container and reload it (its workers are replaced): the old bug was a handler that
-    found no container and quietly skipped the reload;
+    container and reload it (its workers are replaced) and leave the first project's
+    alone: the old bug was a handler that looked in the `vmstack` project, so it found no
+    container and quietly skipped the reload, or reloaded another project's nginx;
   * the first project's files and containers are exactly as before.
 Finally the second project is removed and the backup role is converged again for the
 first one (its timer and settings are the host's: one project's backups per host).
@@ -20,6 +21,7 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -100,7 +102,7 @@ def renamed(host) -> dict:
     work = Path(tempfile.mkdtemp(prefix="vmstack-rename-"))
     seen: dict = {"derived": _derived_paths()}
     seen["before"] = hostcheck.fingerprint(
-        instance, roots=("/opt/vmstack",), compose_project="vmstack"
+        instance, roots=("/opt/vmstack",), compose_project="vmstack", images=False
     )
     try:
         seen["converge"] = _site(work, "converge", "--skip-tags", PER_HOST_ROLES, **ALT)
@@ -115,10 +117,15 @@ def renamed(host) -> dict:
         nginx = _nginx(instance, NAME)
         seen["nginx"] = nginx
         seen["workers_before"] = _workers(instance, nginx) if nginx else set()
+        first = _nginx(instance, "vmstack")
+        seen["first_workers_before"] = _workers(instance, first)
         seen["reload"] = _site(
             work, "reload", "--tags", "nginx", **ALT, nginx_client_max_body_size="11m"
         )
+        # a reload replaces the workers within a moment; give the old ones time to go
+        time.sleep(3)
         seen["workers_after"] = _workers(instance, nginx) if nginx else set()
+        seen["first_workers_after"] = _workers(instance, first)
         seen["loaded"] = (
             hostcheck.docker_exec(instance, f"docker exec {nginx} nginx -T 2>/dev/null")
             if nginx
@@ -141,7 +148,7 @@ def renamed(host) -> dict:
         f" ls -d {DIR} /var/backups/{NAME} 2>/dev/null || true",
     ).split()
     seen["after"] = hostcheck.fingerprint(
-        instance, roots=("/opt/vmstack",), compose_project="vmstack"
+        instance, roots=("/opt/vmstack",), compose_project="vmstack", images=False
     )
     seen["backup_conf"] = host.file("/etc/vmstack/backup.conf").content_string
     return seen
@@ -158,6 +165,8 @@ def test_every_derived_path_follows_the_project(renamed):
     assert derived["status_project_name"] == NAME
     assert derived["backup_dir"] == f"/var/backups/{NAME}"
     assert derived["status_backup_dir"] == f"/var/backups/{NAME}"
+    # where the nginx reload handler and the upstream switch look for containers
+    assert derived["nginx_compose_project"] == NAME
 
 
 def test_the_second_project_converges_into_its_own_paths(renamed):
@@ -193,6 +202,8 @@ def test_the_nginx_reload_handler_finds_the_renamed_container(renamed):
     assert renamed["workers_before"], "no nginx worker before the reload"
     assert renamed["workers_after"], "no nginx worker after the reload"
     assert not renamed["workers_before"] & renamed["workers_after"], "the workers were not replaced"
+    # and the first project's nginx was left alone (the handler once looked in `vmstack`)
+    assert renamed["first_workers_before"] == renamed["first_workers_after"]
     assert "client_max_body_size 11m;" in renamed["loaded"], "nginx -T shows no 11m body limit"
 
 

@@ -24,11 +24,14 @@ def fingerprint(
     roots: tuple[str, ...] = ("/etc", "/opt/vmstack", "/usr/local/sbin"),
     exclude: tuple[str, ...] = ("/opt/vmstack/status",),
     compose_project: str | None = None,
+    images: bool = True,
 ) -> list[str]:
     """Sorted lines: every file, directory and link under `roots` (type, mode, owner,
     link target), every file's sha256, and the ids of the inner engine's containers,
     networks, volumes and images (only `compose_project`'s containers when given).
-    `exclude` holds paths that change by design (the status timer's output)."""
+    `exclude` holds paths that change by design (the status timer's output). Without
+    `images` the engine's image tags are left out (another project may load a newer
+    archive under the same tag: tags are the engine's, not a project's)."""
     prune = " ".join(f"-path {shlex.quote(p)} -prune -o" for p in exclude)
     label = (
         f"--filter label=com.docker.compose.project={compose_project}" if compose_project else ""
@@ -40,11 +43,12 @@ for root in {" ".join(shlex.quote(r) for r in roots)}; do
   find "$root" -xdev {prune} \\( -type f -o -type l -o -type d \\) -printf '%p %y %m %U:%G %l\\n'
   find "$root" -xdev {prune} -type f -print0 | xargs -0 -r sha256sum
 done
-docker ps -a --no-trunc {label} --format 'container {{{{.ID}}}} {{{{.Names}}}} {{{{.Image}}}}'
+docker ps -a --no-trunc {label} --format 'container {{{{.ID}}}} {{{{.Names}}}} {{{{.State}}}}'
 docker network ls --no-trunc --format 'network {{{{.ID}}}} {{{{.Name}}}}'
 docker volume ls --format 'volume {{{{.Name}}}}'
-docker images --no-trunc --format 'image {{{{.ID}}}} {{{{.Repository}}}}:{{{{.Tag}}}}'
 """
+    if images:
+        script += "docker images --no-trunc --format 'image {{.ID}} {{.Repository}}:{{.Tag}}'\n"
     return sorted(docker_exec(instance, script).splitlines())
 
 
