@@ -39,7 +39,7 @@ setup: $(STAMP) ## Create the virtualenv with the pinned tooling (idempotent)
 
 rig: ## Start Docker if needed and build the rig's images and image archives (cached)
 	rig/images.sh all
-	rig/archives.sh app postgres nginx app-variant:0.2.0 app-broken:0.3.0
+	rig/archives.sh app postgres nginx redis app-variant:0.2.0 app-broken:0.3.0
 
 lint: setup ## yamllint, ansible-lint (production profile), ruff, collection build
 	yamllint --strict .

@@ -4,7 +4,7 @@
 # delivery (app_delivery / *_image_source: archive) is how tests and the demo
 # get images onto a host that can't reach a registry.
 #
-#   rig/archives.sh            -> .cache/rig/archives/{app-VERSION,postgres,nginx}.tar
+#   rig/archives.sh            -> .cache/rig/archives/{app-VERSION,postgres,nginx,redis}.tar
 #   rig/archives.sh app-variant:0.2.0 app-broken:0.3.0   -> releases for the release scenario
 #
 # An archive is rewritten only when its image changed; the app image is rebuilt
@@ -76,7 +76,7 @@ DOCKERFILE
 
 main() {
   local targets=("$@")
-  [[ ${#targets[@]} -gt 0 ]] || targets=(app postgres nginx)
+  [[ ${#targets[@]} -gt 0 ]] || targets=(app postgres nginx redis)
   mkdir -p "${ARCHIVES}"
   local t
   for t in "${targets[@]}"; do
@@ -84,8 +84,8 @@ main() {
       app) build_app ;;
       app-variant:*) build_app; build_variant "${t#app-variant:}" ;;
       app-broken:*) build_app; build_broken "${t#app-broken:}" ;;
-      postgres|nginx) save_archive "${RIG_PREFIX}/${t}:${RIG_SUITE}" "${ARCHIVES}/${t}.tar" ;;
-      *) die "unknown archive '${t}' (app, app-variant:VERSION, app-broken:VERSION, postgres, nginx)" ;;
+      postgres|nginx|redis) save_archive "${RIG_PREFIX}/${t}:${RIG_SUITE}" "${ARCHIVES}/${t}.tar" ;;
+      *) die "unknown archive '${t}' (app, app-variant:VERSION, app-broken:VERSION, postgres, nginx, redis)" ;;
     esac
   done
 }

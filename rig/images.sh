@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds the rig's images locally from Debian packages: no registry is needed.
 #
-#   rig/images.sh [debian|systemd|python|postgres|nginx|all]...
+#   rig/images.sh [debian|systemd|python|postgres|nginx|redis|all]...
 #
 #   vmstack-rig/debian:SUITE   debootstrap minbase, imported (cached by recipe hash)
 #   vmstack-rig/systemd:SUITE  systemd instance for Molecule and the demo target
 #   vmstack-rig/python:SUITE   stand-in for python:3.12-slim (the app's BASE_IMAGE)
 #   vmstack-rig/postgres:SUITE stand-in for postgres:17 (same env/PGDATA/port contract)
 #   vmstack-rig/nginx:SUITE    stand-in for nginx:stable (same conf.d layout)
+#   vmstack-rig/redis:SUITE    stand-in for redis:8 (user 999, /data, port 6379)
 set -euo pipefail
 # shellcheck source=rig/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -55,7 +56,7 @@ build_dockerfile() {
 main() {
   local targets=("$@")
   [[ ${#targets[@]} -gt 0 ]] || targets=(all)
-  [[ " ${targets[*]} " == *" all "* ]] && targets=(systemd python postgres nginx)
+  [[ " ${targets[*]} " == *" all "* ]] && targets=(systemd python postgres nginx redis)
   "${RIG_DIR}/ensure-docker.sh"
   mkdir -p "${RIG_CACHE}"
   build_debian
@@ -63,8 +64,8 @@ main() {
   for t in "${targets[@]}"; do
     case "${t}" in
       debian) ;;
-      systemd|python|postgres|nginx) build_dockerfile "${t}" ;;
-      *) die "unknown image '${t}' (debian, systemd, python, postgres, nginx, all)" ;;
+      systemd|python|postgres|nginx|redis) build_dockerfile "${t}" ;;
+      *) die "unknown image '${t}' (debian, systemd, python, postgres, nginx, redis, all)" ;;
     esac
   done
 }

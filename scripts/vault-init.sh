@@ -29,6 +29,7 @@ values = {
     "vault_app_secret_key": secrets.token_urlsafe(48),
     "vault_app_admin_password": secrets.token_urlsafe(18),
     "vault_stack_db_password": secrets.token_urlsafe(24),
+    "vault_stack_redis_password": secrets.token_hex(24),
     "vault_backup_hmac_key": secrets.token_hex(32),
 }
 with open(sys.argv[1], "w") as fh:

@@ -16,7 +16,7 @@ from app.core.errors import install_error_handlers
 from app.core.http import BodyGuardMiddleware, EnvelopeCORSMiddleware
 from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware
-from app.core.ratelimit import SlidingWindowLimiter
+from app.core.ratelimit import RedisFixedWindowLimiter, SlidingWindowLimiter, redis_client
 from app.web import install_web
 
 logger = logging.getLogger("app")
@@ -68,7 +68,16 @@ def create_app(settings: Settings | None = None, *, run_startup: bool = True) ->
         pool_timeout=settings.db_pool_timeout,
     )
     count, period = settings.login_rate
-    app.state.login_limiter = SlidingWindowLimiter(limit=count, period_seconds=period)
+    memory_limiter = SlidingWindowLimiter(limit=count, period_seconds=period)
+    if settings.redis_url:
+        app.state.login_limiter = RedisFixedWindowLimiter(
+            redis_client(settings.redis_url, settings.redis_password),
+            limit=count,
+            period_seconds=period,
+            fallback=memory_limiter,
+        )
+    else:
+        app.state.login_limiter = memory_limiter
 
     install_error_handlers(app)
     app.add_middleware(BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes)

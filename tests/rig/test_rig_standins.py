@@ -1,4 +1,4 @@
-"""The rig's local stand-ins for postgres:17 and nginx:stable honour the official images' contract.
+"""The rig's stand-ins for postgres:17, nginx:stable, redis:8 honour the official images' contract.
 
 Runs real containers on the local Docker engine (skipped, loudly, only when no engine answers).
 Missing stand-in images are built through `rig/images.sh` first. Every container and network is
@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 SUITE = "trixie"
 POSTGRES = f"vmstack-rig/postgres:{SUITE}"
 NGINX = f"vmstack-rig/nginx:{SUITE}"
+REDIS = f"vmstack-rig/redis:{SUITE}"
 PREFIX = f"vmstack-standin-test-{secrets.token_hex(3)}"
 
 
@@ -50,7 +51,7 @@ pytestmark = pytest.mark.skipif(
 def images() -> None:
     missing = [
         name.split("/")[1].split(":")[0]
-        for name in (POSTGRES, NGINX)
+        for name in (POSTGRES, NGINX, REDIS)
         if docker("image", "inspect", name, check=False).returncode != 0
     ]
     if missing:
@@ -306,3 +307,37 @@ def test_nginx_image_layout_and_modules(images):
     assert "sites-enabled" not in text
     cfg = docker("image", "inspect", "-f", "{{.Config.StopSignal}} {{json .Config.Cmd}}", NGINX)
     assert cfg.stdout.strip() == 'SIGQUIT ["nginx","-g","daemon off;"]'
+
+
+# --- redis ------------------------------------------------------------------------------------
+
+
+def test_redis_runs_as_999_with_a_given_config_and_keeps_aof_data(janitor, tmp_path):
+    """The official image's contract: uid 999, /data, `redis-server CONFIG`, redis-cli."""
+    conf = tmp_path / "redis.conf"
+    conf.write_text('port 6379\ndir /data\nappendonly yes\nsave ""\n')
+    conf.chmod(0o644)
+    volume = f"{PREFIX}-redis-data"
+    kv = janitor.container("redis")
+    run = (
+        "run", "-d", "--name", kv, "--read-only", "--cap-drop", "ALL",
+        "--security-opt", "no-new-privileges:true", "-v", f"{volume}:/data",
+        "-v", f"{conf}:/etc/test-redis.conf:ro", REDIS, "redis-server", "/etc/test-redis.conf",
+    )  # fmt: skip
+    try:
+        docker(*run)
+
+        def ping() -> bool:
+            return docker("exec", kv, "redis-cli", "ping", check=False).stdout.strip() == "PONG"
+
+        wait_for("redis to answer PING", ping, timeout=15)
+        assert docker("exec", kv, "id", "-u").stdout.strip() == "999"
+        assert docker("exec", kv, "redis-cli", "SET", "k", "v").stdout.strip() == "OK"
+        assert "appendonlydir" in docker("exec", kv, "ls", "/data").stdout.split()
+        docker("rm", "--force", kv)
+        docker(*run)
+        wait_for("redis to answer PING again", ping, timeout=15)
+        assert docker("exec", kv, "redis-cli", "GET", "k").stdout.strip() == "v"
+    finally:
+        docker("rm", "--force", kv, check=False)
+        docker("volume", "rm", volume, check=False)

@@ -9,7 +9,7 @@ from app.auth.schemas import LoginRequest, RefreshRequest, TokenPair
 from app.core.config import API_V1_STR
 from app.core.db import SessionDep
 from app.core.errors import ErrorEnvelope, RateLimited, error_response
-from app.core.ratelimit import SlidingWindowLimiter
+from app.core.ratelimit import LoginLimiter
 from app.users.models import User
 from app.users.schemas import UserRead
 
@@ -40,7 +40,7 @@ def login(
     body: LoginRequest, request: Request, session: SessionDep, settings: SettingsDep
 ) -> TokenPair:
     """Exchange e-mail and password for an access and a refresh token."""
-    limiter: SlidingWindowLimiter = request.app.state.login_limiter
+    limiter: LoginLimiter = request.app.state.login_limiter
     retry_after = limiter.hit(_client_ip(request))
     if retry_after is not None:
         raise RateLimited(

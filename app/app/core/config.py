@@ -10,6 +10,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Self
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -93,6 +94,11 @@ class Settings(BaseSettings):
     # concurrent twin (409, sessions kept); later it is reuse (every session revoked).
     refresh_reuse_grace_seconds: int = Field(default=10, ge=0, le=300)
     status_file: str | None = None
+    # Redis for state shared by every worker (the login rate limit), e.g.
+    # redis://app@redis:6379/0 (user, no password). The password is the secret file
+    # ``redis_password``; unset: each worker limits logins in memory.
+    redis_url: str | None = None
+    redis_password: str | None = Field(default=None, repr=False)
 
     # Set when SECRET_KEY was generated for this process (development only).
     secret_key_ephemeral: bool = Field(default=False, exclude=True)
@@ -121,6 +127,21 @@ class Settings(BaseSettings):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
         if not (value.startswith("sqlite") or value.startswith("postgresql+psycopg://")):
             raise ValueError("DATABASE_URL must be sqlite:///... or postgresql+psycopg://...")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        value = (value or "").strip()
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in {"redis", "rediss"} or not parts.hostname:
+            raise ValueError("REDIS_URL must be redis://[user@]host[:port][/db]")
+        if parts.password:
+            raise ValueError(
+                "REDIS_URL must not contain a password: put it in the secret file redis_password"
+            )
         return value
 
     @model_validator(mode="after")

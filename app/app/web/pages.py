@@ -18,7 +18,7 @@ from app.bookings.schemas import BookingCreate, BookingStatus, BookingUpdate
 from app.core.db import SessionDep, utcnow
 from app.core.errors import AppError, Conflict, RateLimited
 from app.core.pagination import MAX_LIMIT, PageParams
-from app.core.ratelimit import SlidingWindowLimiter
+from app.core.ratelimit import LoginLimiter
 from app.core.schemas import MAX_DB_INT
 from app.core.security import decode_token
 from app.devices import service as devices_service
@@ -104,7 +104,7 @@ def login(
 ) -> Response:
     settings = settings_of(request)
     target = safe_next(next_)
-    limiter: SlidingWindowLimiter = request.app.state.login_limiter
+    limiter: LoginLimiter = request.app.state.login_limiter
     try:
         retry_after = limiter.hit(_client_ip(request))
         if retry_after is not None:

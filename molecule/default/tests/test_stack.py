@@ -20,7 +20,7 @@ def _compose_ps(host) -> dict[str, dict]:
 
 def test_every_service_is_running_and_healthy(host):
     services = _compose_ps(host)
-    assert set(services) == {"db", "app-blue", "nginx"}, services.keys()
+    assert set(services) == {"db", "app-blue", "nginx", "redis"}, services.keys()
     for name, row in services.items():
         assert row["State"] == "running", (name, row["State"])
         assert row["Health"] == "healthy", (name, row["Health"])

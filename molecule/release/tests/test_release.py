@@ -1,6 +1,7 @@
 """v1 -> v2 under load -> broken v3 under load -> rollback to v1, bookings intact."""
 
 import json
+import os
 import re
 import secrets
 import subprocess
@@ -11,7 +12,9 @@ import pytest
 
 from vmstack_testlib import REPO, load, playbooks
 
-INSTANCE = "vmstack-release"
+# vmstack-<scenario>: a helper's copy of this scenario runs on its own instance.
+INSTANCE = f"vmstack-{os.environ.get('MOLECULE_SCENARIO_NAME', 'release')}"
+REDIS = ("docker", "exec", "-i", "vmstack-redis-1", "redis-cli")
 RATE = 50  # requests per second through nginx, half of them authenticated POSTs
 
 
@@ -135,6 +138,62 @@ def test_v1_is_live(host, https):
     assert body["release"] == "0.1.0"
 
 
+def _redis(host, user: str, password: str, *commands: str) -> list[str]:
+    """AUTH as `user`, then `commands`, through redis-cli in the Redis container (stdin:
+    printf is a shell builtin, so the password is in no process's arguments)."""
+    quoted = [c.replace("'", "'\"'\"'") for c in (f"AUTH {user} {password}", *commands)]
+    lines = " ".join(f"'{c}'" for c in quoted)
+    return host.check_output(f"printf '%s\\n' {lines} | {' '.join(REDIS)}").splitlines()
+
+
+def _redis_admin(host, *commands: str) -> list[str]:
+    admin = host.file("/opt/vmstack/secrets/redis-admin/password").content_string.strip()
+    out = _redis(host, "vmstack-admin", admin, *commands)
+    assert out[0] == "OK", out[0]
+    return out[1:]
+
+
+def test_redis_is_a_confined_accessory_the_app_uses(host, https, vault):
+    """Redis: healthy, AOF on, backend network only, config 0600 with hashes only; the
+    live slot's user logs in with the vault's password, the idle slot's user is off;
+    a failed login is counted in Redis (the limit every worker shares)."""
+    state = json.loads(_docker("exec", INSTANCE, "docker", "inspect", "vmstack-redis-1"))[0]
+    assert state["State"]["Health"]["Status"] == "healthy"
+    assert set(state["NetworkSettings"]["Networks"]) == {"vmstack_backend"}
+    assert state["HostConfig"]["ReadonlyRootfs"] is True
+    assert state["HostConfig"]["CapDrop"] == ["ALL"]
+    assert not state["HostConfig"]["CapAdd"]
+    assert "no-new-privileges:true" in state["HostConfig"]["SecurityOpt"]
+    assert state["Config"]["User"] == "999:999"
+    conf = host.file("/opt/vmstack/secrets/redis/redis.conf")
+    assert conf.mode == 0o600
+    assert conf.uid == 999
+    password = vault["vault_stack_redis_password"]
+    assert password not in conf.content_string
+    assert password not in json.dumps(state)
+    assert _redis_admin(host, "CONFIG GET appendonly") == ["appendonly", "yes"]
+
+    live = json.loads(host.file("/opt/vmstack/release.json").content_string)["active"]
+    idle = "green" if live == "blue" else "blue"
+    assert _redis(host, f"app-{live}", password, "PING") == ["OK", "PONG"]
+    assert _redis(host, f"app-{idle}", password)[0].startswith("WRONGPASS")
+    # the slot's URL names its user; the password is a file, not the environment
+    env = json.loads(_docker("exec", INSTANCE, "docker", "inspect", f"vmstack-app-{live}-1"))
+    assert f"REDIS_URL=redis://app-{live}@redis:6379/0" in env[0]["Config"]["Env"]
+
+    status, _ = https.call(
+        "POST", "/api/v1/auth/login", {"email": "nobody@example.com", "password": "wrong-pass"}
+    )
+    assert status == 401
+    keys = _redis_admin(host, "KEYS vmstack:login:*")
+    assert keys, "no login counter in Redis"
+    assert all(k.startswith("vmstack:login:") for k in keys), keys
+    # data that must survive every release (checked after the deploys)
+    assert _redis_admin(host, "SET vmstack:probe kept") == ["OK"]
+    STATE["redis_id"] = state["Id"]
+    STATE["db_id"] = _docker("exec", INSTANCE, "docker", "inspect", "-f", "{{.Id}}", "vmstack-db-1")
+
+
 def test_deploy_v2_under_load_loses_nothing(host, https, vault):
     phases, raw, start, _ = _under_load(
         "v2",
@@ -206,6 +265,16 @@ def test_rollback_to_v1_takes_over_a_stale_lock(host, https):
     assert host.file("/opt/vmstack/.deploy.lock").exists is False
 
 
+def test_accessories_survive_the_releases(host):
+    """The releases (v2, the broken v3, the rollback) recreated neither accessory."""
+    ids = {
+        name: _docker("exec", INSTANCE, "docker", "inspect", "-f", "{{.Id}}", f"vmstack-{name}-1")
+        for name in ("redis", "db")
+    }
+    assert ids == {"redis": STATE["redis_id"], "db": STATE["db_id"]}
+    assert _redis_admin(host, "GET vmstack:probe") == ["kept"]
+
+
 def test_every_booking_written_under_load_is_still_there(https, admin_token):
     ids = set(STATE["bookings"])
     assert len(ids) > 100, len(ids)
@@ -267,10 +336,13 @@ def test_rotating_every_secret_under_load_fails_no_request(host, https, vault, a
         "vault_app_secret_key": "rot-" + secrets.token_urlsafe(40),
         "vault_app_admin_password": "rot-" + secrets.token_urlsafe(18),
         "vault_stack_db_password": "rot" + secrets.token_hex(16),
+        "vault_stack_redis_password": "rot" + secrets.token_hex(16),
     }
     live_before = json.loads(host.file("/opt/vmstack/release.json").content_string)["active"]
     db_id = ("exec", INSTANCE, "docker", "inspect", "-f", "{{.Id}}", "vmstack-db-1")
     db_before = _docker(*db_id)
+    redis_id = ("exec", INSTANCE, "docker", "inspect", "-f", "{{.Id}}", "vmstack-redis-1")
+    redis_before = _docker(*redis_id)
     assert _db_login(host, f"vmstack_{live_before}", vault["vault_stack_db_password"])
 
     LOGS.mkdir(parents=True, exist_ok=True)
@@ -338,6 +410,17 @@ def test_rotating_every_secret_under_load_fails_no_request(host, https, vault, a
     assert _db_login(host, "vmstack", new["vault_stack_db_password"])
     # the stopped slot's role may not log in at all
     assert not _db_login(host, f"vmstack_{live_before}", new["vault_stack_db_password"])
+
+    # Redis, not restarted: the old password is refused for both slots' users, the
+    # live slot's user has the new one, the stopped slot's user is off
+    assert _docker(*redis_id) == redis_before
+    for slot in ("blue", "green"):
+        out = _redis(host, f"app-{slot}", vault["vault_stack_redis_password"])
+        assert out[0].startswith("WRONGPASS"), (slot, out)
+    assert _redis(host, f"app-{live}", new["vault_stack_redis_password"], "PING") == ["OK", "PONG"]
+    out = _redis(host, f"app-{live_before}", new["vault_stack_redis_password"])
+    assert out[0].startswith("WRONGPASS"), out
+    assert _redis_admin(host, "GET vmstack:probe") == ["kept"]
 
     ids = host.check_output(
         "docker ps -aq --filter label=com.docker.compose.project=vmstack"
