@@ -26,12 +26,11 @@ import re
 import statistics
 import subprocess
 import sys
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 from vmstack_testlib import REPO, vault
-from vmstack_testlib.load import Client
+from vmstack_testlib.load import Client, create_devices
 
 LUA = "/root/.vmstack-bench-edge.lua"  # in the target, mode 0600, removed afterwards
 
@@ -138,22 +137,7 @@ def prepare_devices(client: Client, password: str, wanted: int) -> str:
         raise SystemExit(f"listing devices failed: {status} {page}")
     missing = wanted - int(page["total"])
     if missing > 0:
-        tag = uuid.uuid4().hex[:8]
-        status, dtype = client.request("POST", "/api/v1/device-types", {"name": f"bench-{tag}"})
-        if status != 201 or not isinstance(dtype, dict):
-            raise SystemExit(f"creating a device type failed: {status} {dtype}")
-        for n in range(missing):
-            status, device = client.request(
-                "POST",
-                "/api/v1/devices",
-                {
-                    "name": f"Bench {tag}-{n}",
-                    "device_type_id": dtype["id"],
-                    "serial": f"B-{tag}-{n}",
-                },
-            )
-            if status != 201:
-                raise SystemExit(f"creating a device failed: {status} {device}")
+        create_devices(client, missing, "bench", "Bench", "B")
         print(f"created {missing} devices (the list endpoint needs {wanted})")
     status, page = client.request("GET", f"/api/v1/devices?limit={wanted}")
     if status != 200 or not isinstance(page, dict) or len(page["items"]) != wanted:

@@ -116,19 +116,26 @@ def prepare(client: Client, email: str, password: str, devices: int = 10) -> lis
     if status != 200 or not isinstance(body, dict):
         raise SystemExit(f"login as {email} failed: {status} {body}")
     client.token = body["access_token"]
+    return create_devices(client, devices, "load", "Load rig", "LOAD")
+
+
+def create_devices(
+    client: Client, count: int, type_prefix: str, name_prefix: str, serial_prefix: str
+) -> list[int]:
+    """Create one device type and `count` devices of it (names and serials unique per call)."""
     tag = uuid.uuid4().hex[:8]
-    status, dtype = client.request("POST", "/api/v1/device-types", {"name": f"load-{tag}"})
+    status, dtype = client.request("POST", "/api/v1/device-types", {"name": f"{type_prefix}-{tag}"})
     if status != 201 or not isinstance(dtype, dict):
         raise SystemExit(f"creating a device type failed: {status} {dtype}")
     ids = []
-    for n in range(devices):
+    for n in range(count):
         status, device = client.request(
             "POST",
             "/api/v1/devices",
             {
-                "name": f"Load rig {tag}-{n}",
+                "name": f"{name_prefix} {tag}-{n}",
                 "device_type_id": dtype["id"],
-                "serial": f"LOAD-{tag}-{n}",
+                "serial": f"{serial_prefix}-{tag}-{n}",
             },
         )
         if status != 201 or not isinstance(device, dict):
