@@ -161,3 +161,34 @@ def test_the_file_is_replaced_atomically_and_world_readable(tmp_path):
     assert json.loads(target.read_text()) == {"schema": 1, "problems": []}
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
     assert [p.name for p in target.parent.iterdir()] == ["status.json"]
+
+
+def test_a_failed_last_acme_renewal_is_a_problem_and_a_missing_record_is_not(tmp_path):
+    record = tmp_path / "last-run.json"
+    problems: list[str] = []
+    assert collector.acme_renewal("", problems) is None
+    assert collector.acme_renewal(str(record), problems) is None
+    assert problems == []
+
+    record.write_text(
+        '{"status": "ok", "finished_at": "2026-11-23T17:00:00Z",'
+        ' "message": "nginx reloaded with serial=0A"}\n'
+    )
+    assert collector.acme_renewal(str(record), problems) == {
+        "status": "ok",
+        "at": "2026-11-23T17:00:00Z",
+        "message": "nginx reloaded with serial=0A",
+    }
+    assert problems == []
+
+    record.write_text(
+        '{"status": "failed", "finished_at": "2026-11-23T17:30:00Z",'
+        ' "message": "failed while asking https://ca.example/dir for the certificate (exit 1)"}\n'
+    )
+    renewal = collector.acme_renewal(str(record), problems)
+    assert renewal is not None
+    assert renewal["status"] == "failed"
+    assert problems == [
+        "the last ACME certificate renewal (2026-11-23T17:30:00Z) failed:"
+        " failed while asking https://ca.example/dir for the certificate (exit 1)"
+    ]

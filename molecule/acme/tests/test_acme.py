@@ -1,11 +1,15 @@
 """nginx_tls_mode: acme against Pebble inside the instance: issued, renewed under
 load without a failed request, and a failed renewal keeps the served certificate.
 
-The tests run in file order: the first checks what converge issued, the second
-renews it, the last stops Pebble (and leaves it stopped).
+The tests run in file order: the first checks what converge issued, the next
+renews it, then Pebble is stopped (and left stopped) for a failed renewal that the
+status collector reports, and the last switches the host to another TLS mode.
 """
 
+import json
 import re
+
+from vmstack_testlib import playbooks
 
 DOMAIN = "acme.vmstack.test"
 TLS = "/opt/vmstack/nginx/tls"
@@ -121,6 +125,9 @@ def test_forced_renewal_issues_a_new_certificate_served_without_a_failed_request
     assert "Pebble Intermediate CA" in _served(host, "-issuer")
     log = host.check_output(f"journalctl -u {SERVICE} --no-pager -o cat -n 50")
     assert f"nginx reloaded with {after}" in log
+    last = json.loads(host.file(f"{STATE}/last-run.json").content_string)
+    assert last["status"] == "ok", last
+    assert last["message"] == f"nginx reloaded with {after}"
 
 
 def test_failed_renewal_is_visible_and_the_current_certificate_keeps_being_served(host):
@@ -137,5 +144,45 @@ def test_failed_renewal_is_visible_and_the_current_certificate_keeps_being_serve
     code = host.check_output(
         f"curl -s -o /dev/null -w '%{{http_code}}' --resolve {DOMAIN}:443:127.0.0.1"
         f" --cacert /tmp/pebble-roots.pem https://{DOMAIN}/"
+    )
+    assert code == "200"
+    # The run's record, and the status collector's report of it.
+    last = json.loads(host.file(f"{STATE}/last-run.json").content_string)
+    assert last["status"] == "failed", last
+    assert "asking https://localhost:14000/dir for the certificate" in last["message"]
+    host.check_output("systemctl start vmstack-status.service")
+    status = json.loads(host.file("/opt/vmstack/status/status.json").content_string)
+    assert status["tls"]["renewal"]["status"] == "failed"
+    assert status["tls"]["renewal"]["at"] == last["finished_at"]
+    problem = f"the last ACME certificate renewal ({last['finished_at']}) failed: {last['message']}"
+    assert problem in status["problems"], status["problems"]
+
+
+def test_leaving_acme_mode_removes_the_renewal_timer_and_keeps_the_account(host):
+    assert host.file("/etc/systemd/system/vmstack-acme-renew.timer").exists
+    run = playbooks.run(
+        "molecule/acme/converge.yml",
+        "--tags",
+        "nginx",
+        "-e",
+        json.dumps({"nginx_tls_mode": "selfsigned"}),
+        timeout=600,
+    )
+    assert run.returncode == 0, run.output[-3000:]
+    assert "Remove the renewal timer, service and script" in run.output
+    for path in (
+        "/etc/systemd/system/vmstack-acme-renew.timer",
+        "/etc/systemd/system/vmstack-acme-renew.service",
+        "/usr/local/sbin/vmstack-acme-renew",
+    ):
+        assert not host.file(path).exists, path
+    assert host.run("systemctl is-active vmstack-acme-renew.timer").stdout.strip() == "inactive"
+    assert host.run("systemctl cat vmstack-acme-renew.timer").rc != 0
+    # The account stays for a switch back; nginx keeps serving HTTPS.
+    assert host.file(STATE).is_directory
+    assert host.check_output(f"find {STATE}/accounts -name '*.key' | wc -l") != "0"
+    code = host.check_output(
+        f"curl -sk -o /dev/null -w '%{{http_code}}' --resolve {DOMAIN}:443:127.0.0.1"
+        f" https://{DOMAIN}/"
     )
     assert code == "200"

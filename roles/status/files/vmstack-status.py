@@ -6,10 +6,10 @@
 Installed by the vmstack.deploy.status role and run by vmstack-status.timer (and
 by playbooks/status.yml, once). Reads the compose project's containers (docker
 ps/inspect), the app role's release.json and releases.json, the backup role's
-last-status.json, the TLS certificate, du/df, and /readyz through nginx; writes
-the status file (schema 1, see docs/operations.md) atomically, mode 0644.
-Everything that is wrong goes into "problems". Exits 0 when the file was
-written, whatever the problems; 1 when it could not be.
+last-status.json, the TLS certificate and the ACME client's last run, du/df, and
+/readyz through nginx; writes the status file (schema 1, see docs/operations.md)
+atomically, mode 0644. Everything that is wrong goes into "problems". Exits 0 when
+the file was written, whatever the problems; 1 when it could not be.
 """
 
 from __future__ import annotations
@@ -282,7 +282,13 @@ def tls(config: dict[str, Any], moment: datetime, problems: list[str]) -> dict[s
     )
     if out.returncode != 0:
         problems.append(f"cannot read the TLS certificate {certificate}")
-        return {"subject": None, "issuer": None, "not_after": None, "days_left": None}
+        return {
+            "subject": None,
+            "issuer": None,
+            "not_after": None,
+            "days_left": None,
+            "renewal": acme_renewal(str(config.get("acme_status_file") or ""), problems),
+        }
     fields = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
     not_after = None
     try:
@@ -299,7 +305,23 @@ def tls(config: dict[str, Any], moment: datetime, problems: list[str]) -> dict[s
         "issuer": fields.get("issuer"),
         "not_after": iso(not_after),
         "days_left": days_left,
+        "renewal": acme_renewal(str(config.get("acme_status_file") or ""), problems),
     }
+
+
+def acme_renewal(status_file: str, problems: list[str]) -> dict[str, Any] | None:
+    """The last run of vmstack-acme-renew (nginx_tls_mode: acme), as it wrote it."""
+    if not status_file:
+        return None
+    last = read_json(status_file)
+    if not isinstance(last, dict):
+        return None  # no run recorded yet (the first issuance writes it)
+    status = str(last.get("status", "unknown"))
+    at = iso(parse_time(last.get("finished_at")))
+    message = str(last.get("message", ""))[:300]
+    if status != "ok":
+        problems.append(f"the last ACME certificate renewal ({at}) failed: {message}")
+    return {"status": status, "at": at, "message": message}
 
 
 def readyz(config: dict[str, Any], problems: list[str]) -> None:
