@@ -8,6 +8,7 @@ status collector reports, and the last switches the host to another TLS mode.
 
 import json
 import re
+import time
 
 from vmstack_testlib import playbooks
 
@@ -32,6 +33,17 @@ def _serial(host) -> str:
     serial = _served(host, "-serial")
     assert serial.startswith("serial="), serial
     return serial
+
+
+def _workers(host) -> set[str]:
+    """PIDs of nginx's serving worker processes: a reload replaces them (old ones say
+    "worker process is shutting down" until their last connection ends)."""
+    out = host.check_output("docker top vmstack-nginx-1 -o pid,args")
+    return {
+        line.split()[0]
+        for line in out.splitlines()
+        if "worker process" in line and "shutting down" not in line
+    }
 
 
 def _pebble_chain(host) -> None:
@@ -97,6 +109,7 @@ def test_challenge_path_is_not_redirected_to_https(host):
 
 def test_forced_renewal_issues_a_new_certificate_served_without_a_failed_request(host):
     before = _serial(host)
+    workers_before = _workers(host)
     _pebble_chain(host)
     # A bounded loop of HTTPS requests through nginx (each verifying the served
     # chain against Pebble's root) runs while the timer's service renews and reloads.
@@ -125,9 +138,43 @@ def test_forced_renewal_issues_a_new_certificate_served_without_a_failed_request
     assert "Pebble Intermediate CA" in _served(host, "-issuer")
     log = host.check_output(f"journalctl -u {SERVICE} --no-pager -o cat -n 50")
     assert f"nginx reloaded with {after}" in log
+    time.sleep(1)
+    assert workers_before, "no nginx worker to compare"
+    assert not workers_before & _workers(host), "the reload did not replace nginx's workers"
     last = json.loads(host.file(f"{STATE}/last-run.json").content_string)
     assert last["status"] == "ok", last
     assert last["message"] == f"nginx reloaded with {after}"
+
+
+def test_a_certificate_nginx_t_refuses_is_taken_back_and_nginx_is_not_reloaded(host):
+    """nginx -t checks the whole configuration: a broken file beside vmstack.conf makes it
+    refuse whatever certificate comes, so the script's refusal path runs for real."""
+    before = _serial(host)
+    served_before = host.check_output(f"sha256sum {TLS}/tls.crt {TLS}/tls.key")
+    workers = _workers(host)
+    assert workers, "no nginx worker to compare"
+    broken = "/opt/vmstack/nginx/conf.d/zz-refused.conf"
+    host.check_output(f"echo 'this_is_not_a_directive;' > {broken}")
+    try:
+        result = host.run(
+            "systemctl set-environment VMSTACK_ACME_FORCE=1;"
+            f" systemctl start {SERVICE}; rc=$?;"
+            " systemctl unset-environment VMSTACK_ACME_FORCE; exit $rc"
+        )
+    finally:
+        host.run(f"rm -f {broken}")
+    assert result.rc != 0
+    log = host.check_output(f"journalctl -u {SERVICE} --no-pager -o cat -n 30")
+    assert "nginx -t refused the new certificate; the previous one is back in place" in log
+    assert host.check_output(f"sha256sum {TLS}/tls.crt {TLS}/tls.key") == served_before
+    assert _serial(host) == before
+    # No reload happened: the same workers (a reload replaces them, as the renewal
+    # test above saw) still serve the old files.
+    time.sleep(1)
+    assert _workers(host) == workers
+    last = json.loads(host.file(f"{STATE}/last-run.json").content_string)
+    assert last["status"] == "failed"
+    assert "checking the new certificate with nginx -t" in last["message"]
 
 
 def test_failed_renewal_is_visible_and_the_current_certificate_keeps_being_served(host):
