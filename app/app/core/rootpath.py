@@ -21,7 +21,7 @@ class RootPathMiddleware:
         self.root_path = root_path.rstrip("/")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in {"http", "websocket"} or not self.root_path:
+        if scope["type"] not in {"http", "websocket"}:
             await self.app(scope, receive, send)
             return
         prefix = self.root_path
