@@ -58,6 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "workers": workers,
             "environment": settings.environment.value,
             "release": settings.release_id,
+            "root_path": settings.root_path or "/",
         },
     )
     uvicorn.run(

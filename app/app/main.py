@@ -17,6 +17,7 @@ from app.core.http import BodyGuardMiddleware, EnvelopeCORSMiddleware
 from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware
 from app.core.ratelimit import RedisFixedWindowLimiter, SlidingWindowLimiter, redis_client
+from app.core.rootpath import RootPathMiddleware
 from app.web import install_web
 
 logger = logging.getLogger("app")
@@ -93,6 +94,9 @@ def create_app(settings: Settings | None = None, *, run_startup: bool = True) ->
 
     include_routers(app)
     install_web(app)
+    if settings.root_path:
+        # Outermost: every layer inside sees the prefix as the ASGI root_path.
+        app.add_middleware(RootPathMiddleware, root_path=settings.root_path)
     return app
 
 

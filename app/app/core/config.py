@@ -22,6 +22,8 @@ _PLACEHOLDER_SECRETS = frozenset(
 )
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
 _RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+# A path prefix: segments of unreserved URL characters, e.g. /api or /lab/scheduler.
+_ROOT_PATH_RE = re.compile(r"^(/[A-Za-z0-9._~-]+)*$")
 DEFAULT_SECRETS_DIR = Path("/run/secrets")
 
 
@@ -99,6 +101,9 @@ class Settings(BaseSettings):
     # ``redis_password``; unset: each worker limits logins in memory.
     redis_url: str | None = None
     redis_password: str | None = Field(default=None, repr=False)
+    # The path prefix under which a reverse proxy publishes the service (e.g. /api, with
+    # nginx passing /api/... on unchanged). Empty: the service is published at /.
+    root_path: str = ""
 
     # Set when SECRET_KEY was generated for this process (development only).
     secret_key_ephemeral: bool = Field(default=False, exclude=True)
@@ -141,6 +146,21 @@ class Settings(BaseSettings):
         if parts.password:
             raise ValueError(
                 "REDIS_URL must not contain a password: put it in the secret file redis_password"
+            )
+        return value
+
+    @field_validator("root_path")
+    @classmethod
+    def _root_path(cls, value: str) -> str:
+        """``/api``, ``/api/`` and ``api`` all mean ``/api``; ``/`` and empty mean no prefix."""
+        value = value.strip().strip("/")
+        value = f"/{value}" if value else ""
+        if not _ROOT_PATH_RE.fullmatch(value) or any(
+            part in {".", ".."} for part in value.split("/")
+        ):
+            raise ValueError(
+                "ROOT_PATH must be a path such as /api (letters, digits, '.', '_', '~', '-' "
+                "between slashes; no '.' or '..' segment)"
             )
         return value
 

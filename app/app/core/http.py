@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import error_response
+from app.core.rootpath import route_path_of
 
 JSON_API_PREFIX = "/api/"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -66,7 +67,7 @@ class BodyGuardMiddleware:
         if (
             has_body
             and scope["method"] in _BODY_METHODS
-            and scope["path"].startswith(JSON_API_PREFIX)
+            and route_path_of(scope).startswith(JSON_API_PREFIX)
             and not _is_json(headers.get("content-type", ""))
         ):
             response = error_response(

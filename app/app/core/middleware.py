@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.core import metrics
 from app.core.errors import error_response
 from app.core.logging import request_id_var
+from app.core.rootpath import route_path_of
 
 logger = logging.getLogger("app.access")
 error_logger = logging.getLogger("app.errors")
@@ -84,7 +85,9 @@ class RequestContextMiddleware:
             metrics.observe(method=scope["method"], route=route, status=status, seconds=elapsed)
             client = scope.get("client")
             logger.log(
-                logging.DEBUG if scope["path"] in _QUIET_PATHS and status < 400 else logging.INFO,
+                logging.DEBUG
+                if route_path_of(scope) in _QUIET_PATHS and status < 400
+                else logging.INFO,
                 "request",
                 extra={
                     "method": scope["method"],

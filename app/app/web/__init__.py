@@ -10,6 +10,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.rootpath import root_path_of
 from app.web import admin, docs, pages
 from app.web.common import error_page
 from app.web.deps import LoginRequired, PageForbidden
@@ -44,7 +45,7 @@ class SecurityHeadersMiddleware:
 
 async def _login_required(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LoginRequired)  # noqa: S101
-    target = f"/login?next={quote(exc.next_url, safe='/')}"
+    target = f"{root_path_of(request.scope)}/login?next={quote(exc.next_url, safe='/')}"
     if request.headers.get("hx-request"):
         # htmx follows a redirect inside the swap; tell it to load the sign-in page instead.
         return Response(status_code=204, headers={"HX-Redirect": target})

@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from app.core.db import SessionDep, utcnow
 from app.core.errors import AppError
 from app.core.pagination import MAX_LIMIT, PageParams
+from app.core.rootpath import root_path_of
 from app.devices import service as devices_service
 from app.devices.schemas import (
     DeviceCreate,
@@ -37,13 +38,14 @@ LOW_STOCK_AT = 2
 LIST_LIMIT = MAX_LIMIT
 
 
-def _redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
+def _redirect(request: Request, path: str) -> RedirectResponse:
+    """303 to ``path`` (a path of this service) under the prefix the service is published at."""
+    return RedirectResponse(root_path_of(request.scope) + path, status_code=303)
 
 
 @router.get("/admin")
-def admin_home(user: WebAdmin) -> Response:
-    return _redirect("/admin/devices")
+def admin_home(request: Request, user: WebAdmin) -> Response:
+    return _redirect(request, "/admin/devices")
 
 
 # --- devices -------------------------------------------------------------------------------
@@ -114,7 +116,7 @@ def admin_create_device(
         text = fail(session, exc)
         code = exc.status_code if isinstance(exc, AppError) else 422
         return _devices_page(request, session, error=text, form=form, status_code=code)
-    return _redirect("/admin/devices?msg=created")
+    return _redirect(request, "/admin/devices?msg=created")
 
 
 @router.post("/admin/devices/{device_id}")
@@ -134,7 +136,7 @@ def admin_update_device(
         text = fail(session, exc)
         code = exc.status_code if isinstance(exc, AppError) else 422
         return _devices_page(request, session, error=text, status_code=code)
-    return _redirect("/admin/devices?msg=saved")
+    return _redirect(request, "/admin/devices?msg=saved")
 
 
 # --- device types --------------------------------------------------------------------------
@@ -179,7 +181,7 @@ def admin_create_type(
         text = fail(session, exc)
         code = exc.status_code if isinstance(exc, AppError) else 422
         return _types_page(request, session, error=text, status_code=code)
-    return _redirect("/admin/device-types?msg=created")
+    return _redirect(request, "/admin/device-types?msg=created")
 
 
 # --- inventory -----------------------------------------------------------------------------
@@ -252,7 +254,7 @@ def admin_create_item(
         text = fail(session, exc)
         code = exc.status_code if isinstance(exc, AppError) else 422
         return _inventory_page(request, session, error=text, status_code=code)
-    return _redirect("/admin/inventory?msg=created")
+    return _redirect(request, "/admin/inventory?msg=created")
 
 
 @router.post("/admin/inventory/{item_id}")
@@ -274,7 +276,7 @@ def admin_update_item(
         text = fail(session, exc)
         code = exc.status_code if isinstance(exc, AppError) else 422
         return _inventory_page(request, session, error=text, status_code=code)
-    return _redirect("/admin/inventory?msg=saved")
+    return _redirect(request, "/admin/inventory?msg=saved")
 
 
 # --- users ---------------------------------------------------------------------------------
@@ -332,7 +334,7 @@ def admin_create_user(
         text = fail(session, exc)
         code = exc.status_code if isinstance(exc, AppError) else 422
         return _users_page(request, session, error=text, form=form, status_code=code)
-    return _redirect("/admin/users?msg=created")
+    return _redirect(request, "/admin/users?msg=created")
 
 
 @router.post("/admin/users/{user_id}")
@@ -358,15 +360,15 @@ def admin_update_user(
         text = fail(session, exc)
         code = exc.status_code if isinstance(exc, AppError) else 422
         return _users_page(request, session, error=text, status_code=code)
-    return _redirect("/admin/users?msg=saved")
+    return _redirect(request, "/admin/users?msg=saved")
 
 
 # --- /infra/ -------------------------------------------------------------------------------
 
 
 @router.get("/infra")
-def infra_redirect(user: WebAdmin) -> Response:
-    return _redirect("/infra/")
+def infra_redirect(request: Request, user: WebAdmin) -> Response:
+    return _redirect(request, "/infra/")
 
 
 @router.get("/infra/")

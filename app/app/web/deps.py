@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from app.auth import repository as auth_repository
 from app.core.config import Settings
 from app.core.db import SessionDep, utcnow
+from app.core.rootpath import below_root, root_path_of
 from app.users import repository as users_repository
 from app.users.models import User
 from app.web import session as web_session
@@ -92,7 +93,9 @@ OptionalWebUser = Annotated[User | None, Depends(load_web_user)]
 
 def require_web_user(request: Request, user: OptionalWebUser) -> User:
     if user is None:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        # The page to come back to, as a path of this service (below ROOT_PATH).
+        path = below_root(request.url.path, root_path_of(request.scope))
+        target = path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(safe_next(target))
     return user
 

@@ -7,6 +7,7 @@ import secrets
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from app.core.rootpath import root_path_of
 from app.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -15,12 +16,18 @@ SWAGGER_DIR = "vendor/swagger-ui-dist-5.35.0"
 REDOC_DIR = "vendor/redoc-3.0.1"
 
 
+def _openapi_url(request: Request) -> str:
+    """The schema's URL as the browser must ask for it (under ROOT_PATH). The schema itself
+    names the prefix in ``servers``, so "Try it out" calls go under it too."""
+    return root_path_of(request.scope) + str(request.app.openapi_url)
+
+
 @router.get("/api/docs")
 def swagger_ui(request: Request) -> Response:
     return render(
         request,
         "docs_swagger.html",
-        {"openapi_url": request.app.openapi_url, "swagger_dir": SWAGGER_DIR},
+        {"openapi_url": _openapi_url(request), "swagger_dir": SWAGGER_DIR},
     )
 
 
@@ -32,7 +39,7 @@ def redoc(request: Request) -> Response:
     return render(
         request,
         "docs_redoc.html",
-        {"openapi_url": request.app.openapi_url, "redoc_dir": REDOC_DIR, "nonce": nonce},
+        {"openapi_url": _openapi_url(request), "redoc_dir": REDOC_DIR, "nonce": nonce},
         headers={
             "Content-Security-Policy": content_security_policy(style_nonce=nonce, data_fonts=True)
         },

@@ -19,6 +19,7 @@ from app.core.db import SessionDep, utcnow
 from app.core.errors import AppError, Conflict, RateLimited
 from app.core.pagination import MAX_LIMIT, PageParams
 from app.core.ratelimit import LoginLimiter
+from app.core.rootpath import root_path_of
 from app.core.schemas import MAX_DB_INT
 from app.core.security import decode_token
 from app.devices import service as devices_service
@@ -45,8 +46,9 @@ PAGE_SIZE = 50
 DAY = timedelta(days=1)
 
 
-def _redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
+def _redirect(request: Request, path: str) -> RedirectResponse:
+    """303 to ``path`` (a path of this service) under the prefix the service is published at."""
+    return RedirectResponse(root_path_of(request.scope) + path, status_code=303)
 
 
 def _message(msg: str | None) -> str | None:
@@ -57,8 +59,8 @@ def _message(msg: str | None) -> str | None:
 
 
 @router.get("/")
-def home(user: OptionalWebUser) -> Response:
-    return _redirect("/devices" if user else "/login")
+def home(request: Request, user: OptionalWebUser) -> Response:
+    return _redirect(request, "/devices" if user else "/login")
 
 
 @router.get("/login")
@@ -69,7 +71,7 @@ def login_form(
     msg: str | None = None,
 ) -> Response:
     if user is not None:
-        return _redirect(safe_next(next_))
+        return _redirect(request, safe_next(next_))
     return render(
         request,
         "login.html",
@@ -126,7 +128,7 @@ def login(
             status_code=status,
             headers=exc.headers,
         )
-    response = _redirect(target)
+    response = _redirect(request, target)
     _start_session(response, request, pair.refresh_token)
     return response
 
@@ -137,7 +139,7 @@ def logout(request: Request, session: SessionDep, user: OptionalWebUser) -> Resp
     if user is not None and jti:
         # The same revocation as POST /api/v1/auth/logout, by the row's id.
         auth_repository.revoke(session, jti=jti, user_id=user.id, now=utcnow())
-    response = _redirect("/login?msg=signed-out")
+    response = _redirect(request, "/login?msg=signed-out")
     web_session.clear_session_cookie(response, request)
     return response
 
@@ -351,7 +353,7 @@ def book(
             request, session, user, device, week, form=form, error=text, status_code=422
         )
     monday = _week_start(booking.start_at.date().isoformat())
-    return _redirect(f"/devices/{device.id}?week={monday.isoformat()}&msg=booked")
+    return _redirect(request, f"/devices/{device.id}?week={monday.isoformat()}&msg=booked")
 
 
 # --- my bookings ---------------------------------------------------------------------------
@@ -444,7 +446,7 @@ def extend(
             error_booking=booking_id,
             status_code=code,
         )
-    return _redirect("/bookings?msg=extended")
+    return _redirect(request, "/bookings?msg=extended")
 
 
 @router.post("/bookings/{booking_id}/cancel")
@@ -459,7 +461,7 @@ def cancel(
     bookings_service.cancel_booking(session=session, booking=booking)
     target = safe_next(next_, "/bookings")
     separator = "&" if "?" in target else "?"
-    return _redirect(f"{target}{separator}msg=cancelled")
+    return _redirect(request, f"{target}{separator}msg=cancelled")
 
 
 # --- account -------------------------------------------------------------------------------
@@ -500,6 +502,6 @@ def change_password(
         code = exc.status_code if isinstance(exc, AppError) else 422
         return render(request, "account.html", {"error": text}, status_code=code)
     # Every session ended, this one included: continue on the fresh pair's session.
-    response = _redirect("/account?msg=password-changed")
+    response = _redirect(request, "/account?msg=password-changed")
     _start_session(response, request, pair.refresh_token)
     return response

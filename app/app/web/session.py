@@ -25,6 +25,7 @@ import jwt
 from fastapi import Request, Response
 
 from app.core.config import Settings
+from app.core.rootpath import root_path_of
 from app.core.security import ALGORITHM, MAX_SUBJECT
 
 SESSION_COOKIE = "vmstack_session"
@@ -88,22 +89,44 @@ def is_https(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
+def cookie_path(request: Request) -> str:
+    """The cookies belong to the prefix the service is published under (``ROOT_PATH``), so a
+    browser sends them to this service only, not to the one at ``/``."""
+    return root_path_of(request.scope) or "/"
+
+
 def set_session_cookie(response: Response, request: Request, *, value: str, max_age: int) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         value,
         max_age=max_age,
-        path="/",
+        path=cookie_path(request),
         httponly=True,
         secure=is_https(request),
         samesite="lax",
     )
+    _clear_root_session_cookie(response, request)
 
 
 def clear_session_cookie(response: Response, request: Request) -> None:
     response.delete_cookie(
-        SESSION_COOKIE, path="/", httponly=True, secure=is_https(request), samesite="lax"
+        SESSION_COOKIE,
+        path=cookie_path(request),
+        httponly=True,
+        secure=is_https(request),
+        samesite="lax",
     )
+    _clear_root_session_cookie(response, request)
+
+
+def _clear_root_session_cookie(response: Response, request: Request) -> None:
+    """Under a prefix, also expire a session cookie of Path=/ (left from when the service
+    was published at /): the browser would send it along with the new one, and the server
+    reads the last of two same-named cookies, i.e. the old one."""
+    if cookie_path(request) != "/":
+        response.delete_cookie(
+            SESSION_COOKIE, path="/", httponly=True, secure=is_https(request), samesite="lax"
+        )
 
 
 def _b64(raw: bytes) -> str:
@@ -137,7 +160,7 @@ def set_csrf_cookie(response: Response, request: Request, value: str) -> None:
         CSRF_COOKIE,
         value,
         max_age=_CSRF_COOKIE_MAX_AGE,
-        path="/",
+        path=cookie_path(request),
         httponly=True,
         secure=is_https(request),
         samesite="strict",

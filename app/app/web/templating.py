@@ -11,12 +11,15 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from app import __version__
 from app.core.config import Settings
+from app.core.rootpath import below_root, root_path_of
 from app.web import session as web_session
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -37,8 +40,14 @@ def fingerprint(relative: str) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
-def static_url(relative: str) -> str:
-    return f"{STATIC_PREFIX}/{relative}?v={fingerprint(relative)}"
+def static_url(relative: str, root: str = "") -> str:
+    """A static file's URL under the prefix ``root`` (``ROOT_PATH``), fingerprinted."""
+    return f"{root}{STATIC_PREFIX}/{relative}?v={fingerprint(relative)}"
+
+
+@pass_context
+def _static_url_in_page(context: Context, relative: str) -> str:
+    return static_url(relative, str(context.get("root", "")))
 
 
 class CachedStaticFiles(StaticFiles):
@@ -104,7 +113,7 @@ def _fmt_isotime(value: object, missing: str = "-") -> str:
 
 
 templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
-templates.env.globals["static_url"] = static_url
+templates.env.globals["static_url"] = _static_url_in_page
 templates.env.globals["app_version"] = __version__
 templates.env.filters["dt"] = _fmt_dt
 templates.env.filters["bytes"] = _fmt_bytes
@@ -120,14 +129,20 @@ def render(
     status_code: int = 200,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    """Render a page; sets the CSRF cookie on the first visit."""
+    """Render a page; sets the CSRF cookie on the first visit.
+
+    Templates write every URL of the service as ``{{ root }}/path``: ``root`` is the prefix
+    the service is published under (``ROOT_PATH``, "" at the root), ``path`` the request's
+    path below it."""
     settings: Settings = request.app.state.settings
     cookie, is_new = web_session.csrf_cookie_value(request)
+    root = root_path_of(request.scope)
     ctx: dict[str, Any] = {
         "csrf_token": web_session.expected_csrf_token(request, settings),
         "csrf_field": web_session.CSRF_FIELD,
         "user": getattr(request.state, "web_user", None),
-        "path": request.url.path,
+        "root": root,
+        "path": below_root(request.url.path, root),
     }
     ctx.update(context or {})
     response = templates.TemplateResponse(
