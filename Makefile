@@ -8,7 +8,7 @@ PYTHON ?= python3
 SCENARIO ?= default
 ENV ?= local
 # Scenarios `make test` runs, in order; empty means scripts/test.sh's own list
-# (docker default release acme), the one place that list lives.
+# (docker default acme), the one place that list lives.
 MOLECULE_SCENARIOS ?=
 
 export PATH := $(abspath $(VENV))/bin:$(PATH)

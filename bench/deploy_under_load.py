@@ -8,8 +8,8 @@ Two ways to use it:
   phase, keeps the load on until some seconds after the deploy, prints the report
   and exits non-zero if any request failed or the deploy failed.
 * ``--load-only``: the load alone, until ``--stop-file`` appears; raw samples go to
-  ``--out`` (JSON). The Molecule ``release`` scenario runs the same load inside the
-  target straight from ``tests/lib/vmstack_testlib/load.py``.
+  ``--out`` (JSON). The Molecule ``default`` scenario's release story runs the same
+  load inside the target straight from ``tests/lib/vmstack_testlib/load.py``.
 
 The load generator and the vault reader come from the shared test helpers
 (``vmstack_testlib``, under tests/lib; the ``bench/deploy_under_load`` wrapper puts it

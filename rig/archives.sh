@@ -5,7 +5,7 @@
 # get images onto a host that can't reach a registry.
 #
 #   rig/archives.sh            -> .cache/rig/archives/{app-VERSION,postgres,nginx,redis}.tar
-#   rig/archives.sh app-variant:0.2.0 app-broken:0.3.0   -> releases for the release scenario
+#   rig/archives.sh app-variant:0.2.0 app-broken:0.3.0   -> releases for the release story (default scenario)
 #
 # An archive is rewritten only when its image changed; the app image is rebuilt
 # only when the app/ source changed.
@@ -61,7 +61,7 @@ build_variant() {
 
 # A release that starts but never becomes ready: `serve` points at a database
 # that isn't there (/healthz 200, /readyz 503), while `migrate` works. It is how
-# the release scenario proves a failing gate leaves the live release serving.
+# the release story proves a failing gate leaves the live release serving.
 build_broken() {
   local version="$1" image="vmstack/app:$1"
   log "building ${image} (never ready) on top of ${APP_IMAGE}"

@@ -5,7 +5,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
 scenarios=("$@")
-[[ ${#scenarios[@]} -gt 0 ]] || scenarios=(docker default release acme)
+[[ ${#scenarios[@]} -gt 0 ]] || scenarios=(docker default acme)
 
 declare -a names=() times=() results=()
 overall_start=${SECONDS}

@@ -7,8 +7,9 @@ Every request opens its own connection, like a fresh client; a connection error
 or any non-2xx is a failure.
 
 Imported by bench/deploy_under_load.py and bench/edge.py (as ``vmstack_testlib.load``).
-It imports nothing outside the standard library, so the Molecule ``release`` scenario
-copies this one file into the target and runs it there on its own:
+It imports nothing outside the standard library, so the release story (Molecule
+``default`` scenario, test_release.py) copies this one file into the target and runs
+it there on its own:
 
     python3 load.py --base-url https://127.0.0.1 --rate 50 --out samples.json \
         --stop-file /root/stop

@@ -1,4 +1,7 @@
-"""v1 -> v2 under load -> broken v3 under load -> rollback to v1, bookings intact."""
+"""The release story, after the scenario's other checks (conftest.py orders it last):
+v1 -> v2 under load -> broken v3 under load -> rollback to v1, bookings intact, a killed
+container, every secret rotated under load. Each test builds on the one before: after
+a failure the rest of the story stops (conftest.py), reported as errors."""
 
 import json
 import os
@@ -12,8 +15,8 @@ import pytest
 
 from vmstack_testlib import REPO, load, playbooks
 
-# vmstack-<scenario>: a helper's copy of this scenario runs on its own instance.
-INSTANCE = f"vmstack-{os.environ.get('MOLECULE_SCENARIO_NAME', 'release')}"
+# vmstack-<scenario>: a copy of this scenario runs on its own instance.
+INSTANCE = f"vmstack-{os.environ.get('MOLECULE_SCENARIO_NAME', 'default')}"
 REDIS = ("docker", "exec", "-i", "vmstack-redis-1", "redis-cli")
 RATE = 50  # requests per second through nginx, half of them authenticated POSTs
 
