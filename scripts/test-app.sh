@@ -99,26 +99,42 @@ log "ruff format --check"
 log "mypy --strict (app, tests)"
 "$VENV_ABS/bin/mypy" app tests
 
-# --- pytest: SQLite, then PostgreSQL ------------------------------------------------------
-run_pytest() {
+# --- pytest: SQLite and PostgreSQL side by side ---------------------------------------------
+# Two processes on two cores: each run has its own coverage file and log, printed whole
+# when both are done (the SQLite one first), so the output reads as if run one by one.
+PYTEST_DIR="$(mktemp -d /tmp/vmstack-pytest.XXXXXX)"
+start_pytest() {
   local label="$1"; shift
+  log "pytest ($label) started"
+  (
+    SECONDS=0
+    rc=0
+    COVERAGE_FILE="$PYTEST_DIR/coverage.$label" "$PY" -m pytest -q -p no:cacheprovider \
+      --cov=app --cov-branch --cov-report=term --cov-fail-under=90 "$@" \
+      >"$PYTEST_DIR/$label.log" 2>&1 || rc=$?
+    echo "$rc $SECONDS" >"$PYTEST_DIR/$label.result"
+  ) &
+}
+finish_pytest() {
+  local label="$1" rc seconds
   log "pytest ($label)"
-  local rc=0
-  "$PY" -m pytest -q -p no:cacheprovider --cov=app --cov-branch --cov-report=term \
-    --cov-fail-under=90 "$@" || rc=$?
+  cat "$PYTEST_DIR/$label.log"
+  read -r rc seconds <"$PYTEST_DIR/$label.result" || die "pytest ($label) left no result"
   if [ "$rc" = 5 ]; then die "pytest ($label) collected no tests"; fi
   [ "$rc" = 0 ] || die "pytest ($label) exited $rc"
+  printf -v "${label^^}_SECONDS" '%s' "$seconds"
 }
 PG_URL="$(cd "$ROOT" && ensure_pg)"
 # The live server (schemathesis) gets its own database unless one was given.
 if [ -n "${DATABASE_URL_TEST_PG:-}" ]; then PG_LIVE_URL="$PG_URL"; else PG_LIVE_URL="${PG_URL}_live"; fi
 unset DATABASE_URL SECRET_KEY ENVIRONMENT TEST_DATABASE_URL
-SECONDS=0
-run_pytest sqlite
-SQLITE_SECONDS=$SECONDS
-SECONDS=0
-TEST_DATABASE_URL="$PG_URL" run_pytest postgresql
-PG_SECONDS=$SECONDS
+SQLITE_SECONDS="" POSTGRESQL_SECONDS=""
+start_pytest sqlite
+TEST_DATABASE_URL="$PG_URL" start_pytest postgresql
+wait
+finish_pytest sqlite
+finish_pytest postgresql
+PG_SECONDS="$POSTGRESQL_SECONDS"
 
 # --- schemathesis against a live uvicorn on 127.0.0.1 (PostgreSQL) -------------------------
 log "schemathesis (live server on 127.0.0.1, PostgreSQL)"
