@@ -39,6 +39,7 @@ CASES: list[tuple[str, object]] = [
     ("nginx_image_archive", MISSING),
     ("stack_db_image_archive", MISSING),
     ("app_web_concurrency", 0),
+    ("app_root_path", "/lab/../admin"),
     ("app_environment", "prod"),
     ("nginx_upstream_host", "app blue"),
     ("nginx_tls_mode", "letsencrypt"),
