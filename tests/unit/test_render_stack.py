@@ -18,24 +18,49 @@ REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = REPO / "tests" / "playbooks" / "render_stack.yml"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
-# case -> extra vars over inventories/local (each golden directory was rendered with them)
-GOLDEN_CASES: dict[str, dict] = {
-    "local": {},
-    "local-plain": {
-        "nginx_tls_enabled": False,
-        "stack_redis_enabled": False,
-        "nginx_root_location": "landing",
-        "stack_app_egress": True,
-    },
+# case -> (inventory, extra vars); each golden directory was rendered from main with them.
+# inventories/production's vault is not in the repo: its hosts and vars are copied without
+# it and these stand-in values given instead.
+PRODUCTION_VAULT = {
+    "vault_app_secret_key": "render-secret-key-0123456789-0123456789-abcdef",
+    "vault_app_admin_password": "render-admin-password-0123",
+    "vault_stack_db_password": "render-db-password-0123456789",
+    "vault_backup_hmac_key": "render-hmac-key-0123456789",
+}
+GOLDEN_CASES: dict[str, tuple[str, dict]] = {
+    "local": ("local", {}),
+    "local-plain": (
+        "local",
+        {
+            "nginx_tls_enabled": False,
+            "stack_redis_enabled": False,
+            "nginx_root_location": "landing",
+            "stack_app_egress": True,
+        },
+    ),
+    "production": ("production", PRODUCTION_VAULT),
 }
 
 
-def render(dest: Path, extra: dict) -> Path:
+def inventory(name: str, tmp: Path) -> str:
+    if name == "local":
+        return "inventories/local"
+    copy = tmp / f"inventory-{name}"
+    (copy / "group_vars" / "all").mkdir(parents=True, exist_ok=True)
+    source = REPO / "inventories" / name
+    (copy / "hosts.yml").write_text((source / "hosts.yml").read_text())
+    (copy / "group_vars" / "all" / "vars.yml").write_text(
+        (source / "group_vars" / "all" / "vars.yml").read_text()
+    )
+    return str(copy)
+
+
+def render(dest: Path, extra: dict, inventory_path: str = "inventories/local") -> Path:
     run = subprocess.run(
         [
             "ansible-playbook",
             "-i",
-            "inventories/local",
+            inventory_path,
             str(PLAYBOOK),
             "-e",
             "ansible_connection=local",
@@ -57,7 +82,8 @@ def files(root: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("case", sorted(GOLDEN_CASES))
 def test_todays_inventory_renders_byte_identical(tmp_path, case):
-    out = files(render(tmp_path / case, GOLDEN_CASES[case]))
+    name, extra = GOLDEN_CASES[case]
+    out = files(render(tmp_path / case, extra, inventory(name, tmp_path)))
     golden = files(GOLDEN / case)
     assert sorted(out) == sorted(golden)
     for name, text in golden.items():
