@@ -167,3 +167,30 @@ def test_the_app_fingerprint_ignores_the_services_part():
         "version": "2",
         "archive": "",
     }
+
+
+def test_release_state_of_a_service_with_and_without_a_release_file():
+    import base64
+
+    wanted = {"web": {"image": "w:2", "version": "2"}, "api2": {"image": "a:1", "version": "1"}}
+    record = {"active": "green", "slots": {"blue": {"image": "w:1", "version": "1"}}}
+    results = [
+        {"item": "web", "content": base64.b64encode(json.dumps(record).encode()).decode()},
+        {"item": "api2", "failed": False, "msg": "file not found"},
+    ]
+    states = f.service_states(results, wanted)
+    assert states["web"]["active"] == "green"
+    assert states["web"]["slots"] == record["slots"]
+    fresh = {"image": "a:1", "version": "1"}
+    assert states["api2"] == {"active": "blue", "slots": {"blue": fresh, "green": fresh}}
+    assert f.service_state_field(states, "active") == {"web": "green", "api2": "blue"}
+
+
+def test_secret_files_the_model_no_longer_lists_are_found():
+    found = [{"item": "web", "files": [{"path": "/s/web/keep"}, {"path": "/s/web/old"}]}]
+    assert f.service_stale_files(found, {"web": {"secrets": {"keep": "x"}}}) == ["/s/web/old"]
+    assert f.service_secret_dirs({"web": {"uid": 101}}, "/s") == [
+        {"path": "/s/web", "owner": 0},
+        {"path": "/s/web-blue", "owner": 101},
+        {"path": "/s/web-green", "owner": 101},
+    ]
