@@ -115,6 +115,7 @@ status: setup ## The host's state; fails when something is wrong: make status EN
 
 # deploy: VERSION=<app version> (required); rollback: TO=<version> (default: the release
 # before the live one); logs: SERVICE=<compose service> (app = both slots, empty = all).
+# deploy and rollback take SERVICE=<name> of stack_services too (docs/services.md).
 TO ?=
 SERVICE ?=
 
@@ -122,10 +123,10 @@ SERVICE ?=
 deploy: setup ## Ship one app release, nothing else changes: make deploy ENV=local VERSION=0.2.0
 	@case "$(origin VERSION)" in "command line"|environment) ;; *) \
 	  echo "VERSION=<app version> is required: make deploy ENV=$(ENV) VERSION=1.4.0"; exit 2 ;; esac
-	$(DAY2_PLAYBOOK) playbooks/deploy.yml -e app_version=$(VERSION)
+	$(DAY2_PLAYBOOK) playbooks/deploy.yml $(if $(filter-out app,$(SERVICE)),-e vmstack_service=$(SERVICE) -e vmstack_version=$(VERSION),-e app_version=$(VERSION))
 
 rollback: setup ## Back to the previous release, or TO=<version>: make rollback ENV=local [TO=0.1.0]
-	$(DAY2_PLAYBOOK) playbooks/rollback.yml $(if $(TO),-e app_rollback_to=$(TO))
+	$(DAY2_PLAYBOOK) playbooks/rollback.yml $(if $(filter-out app,$(SERVICE)),-e vmstack_service=$(SERVICE) $(if $(TO),-e vmstack_rollback_to=$(TO)),$(if $(TO),-e app_rollback_to=$(TO)))
 
 logs: setup ## Follow a compose service's log on the host: make logs ENV=local [SERVICE=nginx|app|db]
 	scripts/on-host.sh $(ENV) logs $(SERVICE)

@@ -192,3 +192,26 @@ def test_a_failed_last_acme_renewal_is_a_problem_and_a_missing_record_is_not(tmp
         "the last ACME certificate renewal (2026-11-23T17:30:00Z) failed:"
         " failed while asking https://ca.example/dir for the certificate (exit 1)"
     ]
+
+
+def test_an_extra_services_idle_slot_is_not_a_problem(tmp_path):
+    # release-<name>.json of a stack_services service, beside release.json
+    (tmp_path / "release-web.json").write_text(
+        json.dumps({"active": "green", "version": "1.2.0", "image": "web:1.2.0"})
+    )
+    (tmp_path / "release-broken.json").write_text("not json")
+    services = [{"name": "app", "slot": "blue"}, *collector.extra_service_releases(tmp_path)]
+    assert [(s["name"], s["slot"], s["version"]) for s in services[1:]] == [
+        ("web", "green", "1.2.0")
+    ]
+    found = [
+        container("vmstack-app-blue-1", "app-blue"),
+        container("vmstack-web-green-1", "web-green"),
+        container("vmstack-web-blue-1", "web-blue", state="exited", health=None),
+    ]
+    problems: list[str] = []
+    collector.check_containers(found, services, problems)
+    assert problems == []
+    problems = []
+    collector.check_containers(found[:1], services, problems)
+    assert problems == ["the live release's service web-green has no running container"]

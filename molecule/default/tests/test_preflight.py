@@ -53,6 +53,12 @@ CASES: list[tuple[str, object]] = [
     ("backup_schedule", "every tuesday-ish"),
     ("status_collect_interval", 5),
     ("status_format", "yaml"),
+    # the services model (docs/services.md): a port that is no port, an app route without /
+    (
+        "stack_services",
+        {"web": {"image": "rig/web", "version": "1", "port": 0, "routes": [{"path": "/web/"}]}},
+    ),
+    ("nginx_app_routes", ["api"]),
 ]
 
 # Tasks a stopped run may start besides the preflight files: fact gathering and the

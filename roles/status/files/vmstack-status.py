@@ -142,6 +142,16 @@ def release_services(release: Any) -> list[dict[str, Any]]:
     return services
 
 
+def extra_service_releases(directory: Path) -> list[dict[str, Any]]:
+    """The live release of each extra service (stack_services): release-<name>.json
+    beside release.json, written by the app role's service_release."""
+    services = []
+    for path in sorted(directory.glob("release-*.json")):
+        name = path.name.removeprefix("release-").removesuffix(".json")
+        services += release_services({"services": {name: read_json(str(path))}})
+    return services
+
+
 def release_history(history: Any, count: int) -> list[dict[str, Any]]:
     """The newest `count` entries of releases.json, newest first."""
     if not isinstance(history, list):
@@ -386,6 +396,7 @@ def collect(config: dict[str, Any]) -> dict[str, Any]:
     services = release_services(release)
     if not services:
         problems.append(f"no live release recorded in {config['release_file']}")
+    services += extra_service_releases(Path(str(config["release_file"])).parent)
     by_service = {c["service"]: c for c in found}
     for service in services:
         container = by_service.get(f"{service['name']}-{service['slot']}") or by_service.get(
