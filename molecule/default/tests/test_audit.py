@@ -14,20 +14,20 @@ lynis hardening index), and the figures are printed whether the test passes or n
 from __future__ import annotations
 
 import datetime
-import io
 import json
 import re
 import shutil
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import pytest
 
+from vmstack_testlib import lynis
+
 REPO = Path(__file__).resolve().parents[3]
 AUDIT_DIR = REPO / ".cache" / "audit"
-LYNIS_REMOTE = "/var/tmp/vmstack-lynis"
+LYNIS_REMOTE = lynis.REMOTE
 
 # lynis hardening index of the converged container target (Debian 13 instance of
 # the default scenario): 77 on 2026-11-23 (docs/hardening.md; 63 before the base
@@ -77,38 +77,11 @@ def _in_netns(instance: dict[str, str], command: list[str], timeout: int) -> str
     return result.stdout + result.stderr
 
 
-def _lynis_bundle() -> bytes:
-    """lynis as the controller's Debian package installs it, laid out as a
-    stand-alone copy (`--usecwd`: include/, db/, plugins/, default.prf beside it)."""
-    for path in ("/usr/sbin/lynis", "/usr/share/lynis/include", "/etc/lynis/default.prf"):
-        if not Path(path).exists():
-            pytest.fail(f"{path} is missing on the controller: apt-get install lynis (make setup)")
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-
-        def root_owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
-            # lynis refuses include files not owned by root or writable by others.
-            info.uid = info.gid = 0
-            info.uname = info.gname = "root"
-            info.mode &= 0o755
-            return info
-
-        tar.add("/usr/sbin/lynis", arcname="lynis", filter=root_owned)
-        tar.add("/usr/share/lynis/include", arcname="include", filter=root_owned)
-        tar.add("/usr/share/lynis/db", arcname="db", filter=root_owned)
-        tar.add("/etc/lynis/plugins", arcname="plugins", filter=root_owned)
-        tar.add("/etc/lynis/default.prf", arcname="default.prf", filter=root_owned)
-    return buffer.getvalue()
-
-
-def _report_values(report: str, key: str) -> list[str]:
-    prefix = f"{key}="
-    return [line[len(prefix) :] for line in report.splitlines() if line.startswith(prefix)]
-
-
 def test_lynis_hardening_index_does_not_regress(host, instance, capsys):
+    if lynis.missing():
+        pytest.fail(f"{lynis.missing()} not on the controller: apt-get install lynis (make setup)")
     bundle = AUDIT_DIR / "lynis-bundle.tar.gz"
-    bundle.write_bytes(_lynis_bundle())
+    bundle.write_bytes(lynis.bundle())
     host.run(f"rm -rf {LYNIS_REMOTE}")
     # docker cp, not the ansible copy module: one tar stream into a real filesystem.
     subprocess.run(
@@ -121,23 +94,19 @@ def test_lynis_hardening_index_does_not_regress(host, instance, capsys):
     )  # fmt: skip
     # A pid file left by an interrupted run makes lynis refuse to start.
     host.run("rm -f /run/lynis.pid /var/run/lynis.pid")
-    run = host.run(
-        f"cd {LYNIS_REMOTE} && timeout 900 sh ./lynis audit system --quick --no-colors --usecwd"
-        f" --plugindir {LYNIS_REMOTE}/plugins"
-        f" --logfile {LYNIS_REMOTE}/lynis.log --report-file {LYNIS_REMOTE}/report.dat"
-    )
+    run = host.run(lynis.command())
     name = instance["name"]
     (AUDIT_DIR / f"{name}-lynis.txt").write_text(run.stdout + run.stderr)
     assert run.rc == 0, f"lynis exited {run.rc}: {run.stderr[-2000:]}"
     report = host.file(f"{LYNIS_REMOTE}/report.dat").content_string
     (AUDIT_DIR / f"{name}-lynis-report.dat").write_text(report)
-    index_values = _report_values(report, "hardening_index")
+    index_values = lynis.report_values(report, "hardening_index")
     assert index_values, "no hardening_index in lynis' report"
     assert index_values[0].isdigit(), f"hardening_index={index_values[0]}"
     index = int(index_values[0])
-    warnings = _report_values(report, "warning[]")
-    suggestions = _report_values(report, "suggestion[]")
-    tests_done = _report_values(report, "lynis_tests_done")
+    warnings = lynis.report_values(report, "warning[]")
+    suggestions = lynis.report_values(report, "suggestion[]")
+    tests_done = lynis.report_values(report, "lynis_tests_done")
     _record(
         instance,
         "lynis",
@@ -146,7 +115,7 @@ def test_lynis_hardening_index_does_not_regress(host, instance, capsys):
         tests_done=int(tests_done[0]) if tests_done else None,
         warnings=warnings,
         suggestions=suggestions,
-        version=(_report_values(report, "lynis_version") or [None])[0],
+        version=(lynis.report_values(report, "lynis_version") or [None])[0],
     )
     with capsys.disabled():
         print(

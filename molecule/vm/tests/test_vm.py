@@ -1,6 +1,8 @@
 """site.yml on a real VM, checked from the controller through QEMU's 127.0.0.1 forwards."""
 
+import json
 import os
+import shlex
 import ssl
 import subprocess
 import time
@@ -11,12 +13,18 @@ from pathlib import Path
 
 import pytest
 
+from vmstack_testlib import lynis
+
 REPO = Path(__file__).resolve().parents[3]
 STATE = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "vmstack-vm"
 PROBE = "vmstack-bypass-probe"
 PROBE_IMAGE = "vmstack-rig/nginx:trixie"
 PSQL = "sudo docker compose --project-directory /opt/vmstack exec -T db psql -U vmstack -d vmstack"
 TIMINGS = STATE / "timings.txt"
+AUDIT_DIR = REPO / ".cache" / "audit"
+# Issue 16's goal for a VM (the container target cannot score the kernel's sysctls,
+# auditd, AppArmor or partitions: 77 there, docs/hardening.md).
+LYNIS_VM_GOAL = 80
 
 
 @pytest.fixture(scope="session")
@@ -233,3 +241,63 @@ def test_reboot_brings_the_stack_back_with_its_data(host, vm):
     assert marker in rows.split()
     assert "table inet vmstack_filter" in host.check_output("sudo nft list tables")
     assert not _answers(f"http://127.0.0.1:{vm['VM_PROBE_PORT']}/")
+
+
+def test_lynis_hardening_index_on_the_vm(host, vm, capsys):
+    """The same lynis as the container target's audit (the controller's package), run
+    after the reboot above, so the host is audited as it boots."""
+    assert not lynis.missing(), f"{lynis.missing()} not on the controller: apt-get install lynis"
+    copy = subprocess.run(
+        [
+            "ssh", "-i", vm["VM_KEY"], "-p", vm["VM_SSH_PORT"],
+            "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "IdentitiesOnly=yes",
+            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "LogLevel=ERROR", f"{vm['VM_USER']}@127.0.0.1",
+            f"sudo rm -rf {lynis.REMOTE} && sudo mkdir -p {lynis.REMOTE}"
+            f" && sudo tar -xzf - -C {lynis.REMOTE}",
+        ],
+        input=lynis.bundle(), capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert copy.returncode == 0, copy.stderr.decode(errors="replace")
+    host.run("sudo rm -f /run/lynis.pid /var/run/lynis.pid")
+    started = time.monotonic()
+    run = host.run("sudo sh -c " + shlex.quote(lynis.command(timeout=2400)))
+    seconds = time.monotonic() - started
+    AUDIT_DIR.mkdir(parents=True, exist_ok=True)
+    (AUDIT_DIR / "vmstack-vm-lynis.txt").write_text(run.stdout + run.stderr)
+    assert run.rc == 0, f"lynis exited {run.rc}: {run.stderr[-2000:]}"
+    report = host.check_output(f"sudo cat {lynis.REMOTE}/report.dat")
+    (AUDIT_DIR / "vmstack-vm-lynis-report.dat").write_text(report)
+    values = lynis.report_values(report, "hardening_index")
+    assert values, "no hardening_index in lynis' report"
+    assert values[0].isdigit(), f"hardening_index={values[0]}"
+    index = int(values[0])
+    warnings = lynis.report_values(report, "warning[]")
+    suggestions = lynis.report_values(report, "suggestion[]")
+    tests_done = lynis.report_values(report, "lynis_tests_done")
+    (AUDIT_DIR / "vmstack-vm-summary.json").write_text(
+        json.dumps(
+            {
+                "lynis": {
+                    "hardening_index": index,
+                    "goal": LYNIS_VM_GOAL,
+                    "tests_done": int(tests_done[0]) if tests_done else None,
+                    "seconds": round(seconds),
+                    "warnings": warnings,
+                    "suggestions": suggestions,
+                    "version": (lynis.report_values(report, "lynis_version") or [None])[0],
+                }
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    _record("lynis_seconds", seconds)
+    host.run(f"sudo rm -rf {lynis.REMOTE}")
+    with capsys.disabled():
+        print(
+            f"\nlynis hardening index on the VM: {index} (goal {LYNIS_VM_GOAL}); "
+            f"{len(warnings)} warning(s), {len(suggestions)} suggestion(s), {seconds:.0f} s; "
+            f"report in {AUDIT_DIR / 'vmstack-vm-lynis-report.dat'}"
+        )
+    assert index >= LYNIS_VM_GOAL, f"lynis hardening index {index} < {LYNIS_VM_GOAL}: {warnings}"
