@@ -230,3 +230,33 @@ def test_nginx_routes_each_prefix_to_its_service_longest_first(model):
     # the app's UI-only locations are gone: the frontend owns / and /static/
     assert "location ~ ^/(login|account/password)$" not in conf
     assert "location /static/" not in conf
+
+
+def test_the_app_under_a_prefix_keeps_its_metrics_and_sign_in_protected(tmp_path):
+    """app_root_path /lab with nginx_app_routes [/lab/] and a frontend at /: ROOT_PATH
+    reaches the app's .env, and below /lab nginx refuses /metrics to the world and
+    rate-limits the auth API and the sign-in forms as it does at /."""
+    extra = {
+        "app_root_path": "/lab",
+        "nginx_app_routes": ["/lab/"],
+        "stack_services": {"web": MODEL["stack_services"]["web"]},
+    }
+    root = render(tmp_path / "prefix", extra)
+    assert "ROOT_PATH='/lab'\n" in (root / ".env").read_text()
+    conf = (root / "conf.d" / "vmstack.conf").read_text()
+    for server in conf.split("server {")[1:]:
+        if "location /lab/ " not in server:
+            continue
+        metrics = server.split("location = /lab/metrics {", 1)[1].split("}", 1)[0]
+        assert "deny all;" in metrics
+        auth = server.split("location /lab/api/v1/auth/ {", 1)[1].split("}", 1)[0]
+        assert "limit_req zone=vmstack_auth" in auth
+        forms = server.split(r"location ~ ^/lab/(login|account/password)$ {", 1)[1]
+        assert "limit_req zone=vmstack_form_auth" in forms.split("}", 1)[0]
+        break
+    else:
+        pytest.fail("no server block routes /lab/ to the app")
+    # Without the setting none of it is written (the golden files above hold the rest).
+    plain = (render(tmp_path / "plain", {}) / "conf.d" / "vmstack.conf").read_text()
+    assert "/lab" not in plain
+    assert "ROOT_PATH" not in (tmp_path / "plain" / ".env").read_text()
