@@ -256,7 +256,5 @@ def test_the_app_under_a_prefix_keeps_its_metrics_and_sign_in_protected(tmp_path
         break
     else:
         pytest.fail("no server block routes /lab/ to the app")
-    # Without the setting none of it is written (the golden files above hold the rest).
-    plain = (render(tmp_path / "plain", {}) / "conf.d" / "vmstack.conf").read_text()
-    assert "/lab" not in plain
-    assert "ROOT_PATH" not in (tmp_path / "plain" / ".env").read_text()
+    # Without the setting none of it is written: the golden files above are renders of
+    # today's inventories, which do not set it.
