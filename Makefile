@@ -58,8 +58,8 @@ build: setup ## Build the collection tarball into .cache/dist
 	@mkdir -p .cache/dist
 	ansible-galaxy collection build --force --output-path .cache/dist .
 
-test-unit: setup ## Fast checks of role templates and rig scripts (no instance)
-	scripts/pytest-run.sh tests
+test-unit: setup ## Fast checks of role templates and rig scripts (no instance), one worker per core
+	scripts/pytest-run.sh -n auto tests
 
 test-app: setup ## The embedded service: lint, types, tests on SQLite and PostgreSQL, image
 	VENV=$(VENV) bash scripts/test-app.sh
