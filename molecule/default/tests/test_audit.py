@@ -100,23 +100,10 @@ def test_lynis_hardening_index_does_not_regress(host, instance, capsys):
     assert run.rc == 0, f"lynis exited {run.rc}: {run.stderr[-2000:]}"
     report = host.file(f"{LYNIS_REMOTE}/report.dat").content_string
     (AUDIT_DIR / f"{name}-lynis-report.dat").write_text(report)
-    index_values = lynis.report_values(report, "hardening_index")
-    assert index_values, "no hardening_index in lynis' report"
-    assert index_values[0].isdigit(), f"hardening_index={index_values[0]}"
-    index = int(index_values[0])
-    warnings = lynis.report_values(report, "warning[]")
-    suggestions = lynis.report_values(report, "suggestion[]")
-    tests_done = lynis.report_values(report, "lynis_tests_done")
-    _record(
-        instance,
-        "lynis",
-        hardening_index=index,
-        floor=LYNIS_FLOOR,
-        tests_done=int(tests_done[0]) if tests_done else None,
-        warnings=warnings,
-        suggestions=suggestions,
-        version=(lynis.report_values(report, "lynis_version") or [None])[0],
-    )
+    found = lynis.figures(report)
+    index, warnings = found["hardening_index"], found["warnings"]
+    suggestions = found["suggestions"]
+    _record(instance, "lynis", floor=LYNIS_FLOOR, **found)
     with capsys.disabled():
         print(
             f"\nlynis hardening index on {name}: {index} (floor {LYNIS_FLOOR}); "

@@ -52,3 +52,18 @@ def command(timeout: int = 900) -> str:
 def report_values(report: str, key: str) -> list[str]:
     prefix = f"{key}="
     return [line[len(prefix) :] for line in report.splitlines() if line.startswith(prefix)]
+
+
+def figures(report: str) -> dict:
+    """The audit's figures from its report.dat (fails when there is no hardening index)."""
+    index = report_values(report, "hardening_index")
+    assert index, "no hardening_index in lynis' report"
+    assert index[0].isdigit(), f"hardening_index={index[0]}"
+    tests_done = report_values(report, "lynis_tests_done")
+    return {
+        "hardening_index": int(index[0]),
+        "tests_done": int(tests_done[0]) if tests_done and tests_done[0].isdigit() else None,
+        "warnings": report_values(report, "warning[]"),
+        "suggestions": report_values(report, "suggestion[]"),
+        "version": (report_values(report, "lynis_version") or [None])[0],
+    }
