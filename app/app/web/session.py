@@ -20,6 +20,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import jwt
 from fastapi import Request, Response
@@ -95,26 +96,24 @@ def cookie_path(request: Request) -> str:
     return root_path_of(request.scope) or "/"
 
 
+def _session_cookie_attributes(request: Request, path: str) -> dict[str, Any]:
+    """What the session cookie is set and expired with (a browser matches both on them)."""
+    return {"path": path, "httponly": True, "secure": is_https(request), "samesite": "lax"}
+
+
 def set_session_cookie(response: Response, request: Request, *, value: str, max_age: int) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         value,
         max_age=max_age,
-        path=cookie_path(request),
-        httponly=True,
-        secure=is_https(request),
-        samesite="lax",
+        **_session_cookie_attributes(request, cookie_path(request)),
     )
     _clear_root_session_cookie(response, request)
 
 
 def clear_session_cookie(response: Response, request: Request) -> None:
     response.delete_cookie(
-        SESSION_COOKIE,
-        path=cookie_path(request),
-        httponly=True,
-        secure=is_https(request),
-        samesite="lax",
+        SESSION_COOKIE, **_session_cookie_attributes(request, cookie_path(request))
     )
     _clear_root_session_cookie(response, request)
 
@@ -124,9 +123,7 @@ def _clear_root_session_cookie(response: Response, request: Request) -> None:
     was published at /): the browser would send it along with the new one, and the server
     reads the last of two same-named cookies, i.e. the old one."""
     if cookie_path(request) != "/":
-        response.delete_cookie(
-            SESSION_COOKIE, path="/", httponly=True, secure=is_https(request), samesite="lax"
-        )
+        response.delete_cookie(SESSION_COOKIE, **_session_cookie_attributes(request, "/"))
 
 
 def _b64(raw: bytes) -> str:
