@@ -7,13 +7,11 @@ import json
 import os
 import re
 import secrets
-import subprocess
 import time
-from collections import Counter
 
 import pytest
 
-from vmstack_testlib import REPO, load, playbooks
+from vmstack_testlib import playbooks, underload
 
 # vmstack-<scenario>: a copy of this scenario runs on its own instance.
 INSTANCE = f"vmstack-{os.environ.get('MOLECULE_SCENARIO_NAME', 'default')}"
@@ -24,121 +22,25 @@ RATE = 50  # requests per second through nginx, half of them authenticated POSTs
 STATE: dict[str, object] = {"bookings": []}
 
 
-LOGS = REPO / ".cache" / "release-scenario"
+LOGS = underload.LOGS
 
 
 def _playbook(name: str, *extra: str, timeout: int = 900) -> playbooks.Run:
-    """Run a playbook; its whole output is also kept in .cache/release-scenario/."""
-    return playbooks.run(
-        name,
-        *extra,
-        # profile_tasks stamps every task with the play's elapsed time, so a failed
-        # request can be matched to the deploy step that was running.
-        env={"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks"},
-        timeout=timeout,
-        # The controller shares this machine's cores with the target and the
-        # load; in production it runs elsewhere. Let the served requests win.
-        nice=True,
-        log_dir=LOGS,
-    )
+    return underload.playbook(name, *extra, timeout=timeout)
 
 
-def _docker(*args: str, check: bool = True) -> str:
-    done = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
-    if check:
-        assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
+_docker = underload.docker
 
 
 def _under_load(
     tag: str, password: str, action, member: tuple[str, str] | None = None
-) -> tuple[dict, dict, float, float]:
-    """Start the load inside the instance, run action(), return phases + raw result.
-    With `member` (email, password) the load runs as that user."""
-    _docker("cp", load.__file__, f"{INSTANCE}:/root/vmstack-load.py")
-    out, stop = f"/root/load-{tag}.json", f"/root/stop-{tag}"
-    _docker("exec", INSTANCE, "rm", "-f", out, stop)
-    _docker(
-        "exec",
-        "-d",
-        "-e",
-        f"VMSTACK_ADMIN_PASSWORD={password}",
-        *(
-            ["-e", f"VMSTACK_LOAD_EMAIL={member[0]}", "-e", f"VMSTACK_LOAD_PASSWORD={member[1]}"]
-            if member
-            else []
-        ),
-        INSTANCE,
-        "python3",
-        "/root/vmstack-load.py",
-        "--base-url",
-        "https://127.0.0.1",
-        "--rate",
-        str(RATE),
-        "--out",
-        out,
-        "--stop-file",
-        stop,
-    )
-    time.sleep(15)  # steady phase
-    start = time.time()
-    outcome = action()
-    end = time.time()
-    time.sleep(10)  # after phase
-    _docker("exec", INSTANCE, "touch", stop)
-    for _ in range(240):
-        done = subprocess.run(["docker", "exec", INSTANCE, "test", "-s", out], check=False)
-        if done.returncode == 0:
-            break
-        time.sleep(1)
-    result = json.loads(_docker("exec", INSTANCE, "cat", out))
-    phases = load.summarize(result["samples"], start, end)
-    print(f"\n[{tag}] deploy took {end - start:.1f} s")
-    for name, row in phases.items():
-        print(f"[{tag}] {name}: {row}")
-    STATE["bookings"].extend(result["booking_ids"])
-    return phases, {"result": result, "outcome": outcome}, start, end
-
-
-def _failures(result: dict) -> list[dict]:
-    return [s for s in result["samples"] if s["error"]]
-
-
-_TASK = re.compile(
-    r"^TASK \[(?P<name>.*)\] \*+\s*\n.*\s(?P<h>\d+):(?P<m>\d\d):(?P<s>\d\d\.\d+) \*+\s*$", re.M
-)
-
-
-def _step_at(output: str, offset: float) -> str:
-    """The deploy task that was running `offset` seconds after the deploy started."""
-    step = "before the first task"
-    for match in _TASK.finditer(output):
-        begun = int(match["h"]) * 3600 + int(match["m"]) * 60 + float(match["s"])
-        if begun > offset:
-            break
-        step = match["name"]
-    return step
-
-
-def _no_failed_requests(raw: dict, start: float) -> None:
-    failures = _failures(raw["result"])
-    if not failures:
-        return
-    run = raw["outcome"]
-    first = min(s["t"] for s in failures) - start
-    last = max(s["t"] for s in failures) - start
-    kinds = Counter(f"{s['kind']} {str(s['error'])[:80]}" for s in failures)
-    raise AssertionError(
-        f"{len(failures)} of {len(raw['result']['samples'])} requests failed: {dict(kinds)}; "
-        f"first at {first:+.1f} s ({_step_at(run.stdout, first)}), "
-        f"last at {last:+.1f} s ({_step_at(run.stdout, last)}) from the deploy's start"
-    )
-
-
-def test_v1_is_live(host, https):
-    status, body = https.call("GET", "/version")
-    assert status == 200
-    assert body["release"] == "0.1.0"
+) -> tuple[dict, underload.Outcome, float, float]:
+    """The load inside the instance around action() (vmstack_testlib.underload); the
+    bookings it wrote are checked after the story's releases. With `member` (email,
+    password) the load runs as that user."""
+    run = underload.run(INSTANCE, tag, password, action, RATE, member=member)
+    STATE["bookings"].extend(run.booking_ids)
+    return run.phases, run, run.start, run.end
 
 
 def _redis(host, user: str, password: str, *commands: str) -> list[str]:
@@ -203,9 +105,9 @@ def test_deploy_v2_under_load_loses_nothing(host, https, vault):
         vault["vault_app_admin_password"],
         lambda: _playbook("deploy.yml", "-e", "app_version=0.2.0"),
     )
-    run = raw["outcome"]
+    run = raw.outcome
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
-    _no_failed_requests(raw, start)
+    underload.assert_no_failed_requests(raw)
     assert phases["during"]["requests"] > 0
     # requests due after the deploy were sent too: the load never fell behind for good
     assert phases["after"]["requests"] > 0, phases
@@ -226,14 +128,14 @@ def test_broken_v3_never_takes_traffic(host, https, vault):
         vault["vault_app_admin_password"],
         lambda: _playbook("deploy.yml", "-e", "app_version=0.3.0", "-e", "app_ready_timeout=30"),
     )
-    run = raw["outcome"]
+    run = raw.outcome
     output = run.stdout + run.stderr
     assert run.returncode != 0
     gate = re.search(r"failed at the '[^']*' gate.{0,300}", output)
     assert gate, output[-3000:]
     assert gate.group(0).startswith("failed at the 'health' gate"), gate.group(0)
     assert "keeps serving" in output
-    _no_failed_requests(raw, start)
+    underload.assert_no_failed_requests(raw)
     assert phases["after"]["requests"] > 0, phases
     status, body = https.call("GET", "/version")
     assert body["release"] == "0.2.0"
@@ -387,10 +289,10 @@ def test_rotating_every_secret_under_load_fails_no_request(host, https, vault, a
         )
     finally:
         extra.unlink()
-    run = raw["outcome"]
+    run = raw.outcome
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-3000:]
-    _no_failed_requests(raw, start)
+    underload.assert_no_failed_requests(raw)
     assert phases["during"]["requests"] > 0
     assert phases["after"]["requests"] > 0, phases
     for name, value in {**new, **vault}.items():

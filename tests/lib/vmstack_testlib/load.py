@@ -3,6 +3,8 @@
 
 The mix: GET /api/v1/devices?limit=20 and authenticated POST /api/v1/bookings,
 spread over ten devices, each booking on its own one-hour slot (never a 409).
+With ``--also-get PATH`` (repeatable) GETs of those paths join the round (e.g. another
+service's route behind the same nginx): get, post, PATH..., get, post, PATH...
 Every request opens its own connection, like a fresh client; a connection error
 or any non-2xx is a failure.
 
@@ -149,11 +151,18 @@ class Load:
     """Issues requests at a fixed rate from a worker pool; records every one."""
 
     def __init__(
-        self, client: Client, device_ids: list[int], rate: float, workers: int = 128
+        self,
+        client: Client,
+        device_ids: list[int],
+        rate: float,
+        workers: int = 128,
+        also_get: tuple[str, ...] = (),
     ) -> None:
         self.client = client
         self.device_ids = device_ids
         self.rate = rate
+        # one round: the app's GET and POST, then a GET of each extra path
+        self.kinds = ("get", "post", *(f"get {path}" for path in also_get))
         self.pool = ThreadPoolExecutor(max_workers=workers)
         self.samples: list[dict[str, object]] = []
         self.booking_ids: list[int] = []
@@ -164,9 +173,14 @@ class Load:
 
     def _one(self, kind: str, slot: int, scheduled: float) -> None:
         t0 = time.perf_counter()
+        served = None
         try:
             if kind == "get":
                 status, body = self.client.request("GET", "/api/v1/devices?limit=20")
+            elif kind.startswith("get "):
+                status, body = self.client.request("GET", kind[4:])
+                if isinstance(body, dict):
+                    served = body.get("version")
             else:
                 # round-robin over the devices, each booking its own hour
                 device_id = self.device_ids[slot % len(self.device_ids)]
@@ -195,6 +209,8 @@ class Load:
             "status": status,
             "error": error,
         }
+        if served is not None:
+            sample["served"] = served  # the release that answered (an extra path's JSON "version")
         with self._lock:
             self.samples.append(sample)
 
@@ -204,7 +220,7 @@ class Load:
         deadline = next_at + max_seconds
         i = 0
         while not stop.is_set() and time.perf_counter() < deadline:
-            kind = "post" if i % 2 else "get"
+            kind = self.kinds[i % len(self.kinds)]
             slot = self._slot
             if kind == "post":
                 self._slot += 1
@@ -260,13 +276,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="write samples and booking ids here (JSON)")
     parser.add_argument("--max-seconds", type=float, default=900)
     parser.add_argument(
+        "--also-get",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also GET this path in every round (repeatable); a 2xx counts as served",
+    )
+    parser.add_argument(
         "--no-tls-resume",
         action="store_true",
         help="a full TLS handshake on every request (default: resume the session, like a browser)",
     )
 
 
-def start(client: Client, email: str, password: str, rate: float) -> tuple[Load, list[int]]:
+def start(
+    client: Client, email: str, password: str, rate: float, also_get: tuple[str, ...] = ()
+) -> tuple[Load, list[int]]:
     """Log in, create the devices and, with VMSTACK_LOAD_EMAIL set, log in as that user
     for the load (e.g. a member while the admin's own password rotates, which ends the
     admin's sessions by design)."""
@@ -281,13 +306,13 @@ def start(client: Client, email: str, password: str, rate: float) -> tuple[Load,
         if status != 200 or not isinstance(body, dict):
             raise SystemExit(f"login as {load_email} failed: {status} {body}")
         client.token = body["access_token"]
-    return Load(client, device_ids, rate), device_ids
+    return Load(client, device_ids, rate, also_get=also_get), device_ids
 
 
 def until_stop_file(args: argparse.Namespace, password: str) -> int:
     """The load alone, until --stop-file exists; raw samples go to --out (JSON)."""
     client = Client(args.base_url, tls_resume=not args.no_tls_resume)
-    load, device_ids = start(client, args.email, password, args.rate)
+    load, device_ids = start(client, args.email, password, args.rate, tuple(args.also_get))
     stop = threading.Event()
     stop_file = Path(args.stop_file)
     stop_file.unlink(missing_ok=True)
