@@ -18,7 +18,7 @@ export NO_COLOR ?= 1
 
 STAMP := $(VENV)/.vmstack-setup
 
-.PHONY: help setup rig lint build test test-unit test-app test-molecule demo demo-down \
+.PHONY: help setup rig rig-archives lint build test test-unit test-app test-molecule demo demo-down \
         vault-edit vault-view bench-app bench-deploy clean
 
 help: ## List the targets
@@ -38,9 +38,16 @@ $(STAMP): pyproject.toml app/pyproject.toml scripts/host-packages.txt
 
 setup: $(STAMP) ## Create the virtualenv with the pinned tooling (idempotent)
 
+# Every image archive a scenario loads: the stack's, the release story's app
+# releases and the stand-in frontend's two releases (the default scenario).
+RIG_ARCHIVES := app postgres nginx redis app-variant:0.2.0 app-broken:0.3.0 frontend:1.0.0 frontend:1.1.0
+
 rig: ## Start Docker if needed and build the rig's images and image archives (cached)
 	rig/images.sh all
-	rig/archives.sh app postgres nginx redis app-variant:0.2.0 app-broken:0.3.0
+	rig/archives.sh $(RIG_ARCHIVES)
+
+rig-archives: ## Only the image archives (rig/archives.sh; the images must exist)
+	rig/archives.sh $(RIG_ARCHIVES)
 
 lint: setup ## yamllint, ansible-lint (production profile), ruff, collection build
 	yamllint --strict .

@@ -6,6 +6,7 @@
 #
 #   rig/archives.sh            -> .cache/rig/archives/{app-VERSION,postgres,nginx,redis}.tar
 #   rig/archives.sh app-variant:0.2.0 app-broken:0.3.0   -> releases for the release story (default scenario)
+#   rig/archives.sh frontend:1.0.0 frontend:1.1.0        -> the stand-in frontend (an extra service), by version
 #
 # An archive is rewritten only when its image changed; the app image is rebuilt
 # only when the app/ source changed.
@@ -74,6 +75,17 @@ DOCKERFILE
   save_archive "${image}" "${ARCHIVES}/app-${version}.tar"
 }
 
+# The stand-in frontend (rig/images/frontend): a static bundle on the rig's nginx,
+# one image per VERSION (the bundle reports it). It plays an extra HTTP service.
+build_frontend() {
+  local version="$1" image="vmstack/frontend:$1" t0=${SECONDS}
+  log "building ${image} on ${RIG_PREFIX}/nginx:${RIG_SUITE}"
+  docker build --quiet --build-arg "BASE=${RIG_PREFIX}/nginx:${RIG_SUITE}" --build-arg "VERSION=${version}" \
+    -t "${image}" "${RIG_DIR}/images/frontend" >/dev/null
+  log "${image} ready in $((SECONDS - t0)) s"
+  save_archive "${image}" "${ARCHIVES}/frontend-${version}.tar"
+}
+
 main() {
   local targets=("$@")
   [[ ${#targets[@]} -gt 0 ]] || targets=(app postgres nginx redis)
@@ -84,8 +96,9 @@ main() {
       app) build_app ;;
       app-variant:*) build_app; build_variant "${t#app-variant:}" ;;
       app-broken:*) build_app; build_broken "${t#app-broken:}" ;;
+      frontend:*) build_frontend "${t#frontend:}" ;;
       postgres|nginx|redis) save_archive "${RIG_PREFIX}/${t}:${RIG_SUITE}" "${ARCHIVES}/${t}.tar" ;;
-      *) die "unknown archive '${t}' (app, app-variant:VERSION, app-broken:VERSION, postgres, nginx, redis)" ;;
+      *) die "unknown archive '${t}' (app, app-variant:VERSION, app-broken:VERSION, frontend:VERSION, postgres, nginx, redis)" ;;
     esac
   done
 }

@@ -37,7 +37,8 @@ run_all() {
   phase setup make --no-print-directory setup || return 1
   phase docker-engine rig/ensure-docker.sh || return 1
   phase rig-images rig/images.sh all || return 1
-  phase rig-archives rig/archives.sh app postgres nginx redis app-variant:0.2.0 app-broken:0.3.0 || return 1
+  # (the list is the Makefile's RIG_ARCHIVES)
+  phase rig-archives make --no-print-directory rig-archives || return 1
   phase rig-tests scripts/pytest-run.sh tests/rig || return 1
   phase lint make --no-print-directory lint || return 1
   phase unit make --no-print-directory test-unit || return 1
