@@ -1,4 +1,4 @@
-"""docs/services.md's example inventory (a frontend at /, the embedded API at /api/,
+"""The README's example inventory (a frontend at /, the embedded API at /api/,
 PostgreSQL, Redis) renders and passes the nginx and stack preflight, on the controller."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from test_render_stack import render
 from test_services_preflight import PULL, preflight
 
 REPO = Path(__file__).resolve().parents[2]
-DOC = REPO / "docs" / "services.md"
+DOC = REPO / "README.md"
 # The example's one vault value the local inventory's vault does not have.
 VAULT = {"vault_web_session_key": "doc-example-session-key-0123456789"}
 
@@ -23,7 +23,7 @@ def example() -> dict:
         text,
         re.S,
     )
-    assert block, "docs/services.md lost its example block"
+    assert block, "README.md lost its services example block"
     return yaml.safe_load(block.group(1))
 
 

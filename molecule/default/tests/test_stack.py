@@ -20,7 +20,8 @@ def _compose_ps(host) -> dict[str, dict]:
 
 def test_every_service_is_running_and_healthy(host):
     services = _compose_ps(host)
-    assert set(services) == {"db", "app-blue", "nginx", "redis"}, services.keys()
+    # the stack of the local inventory plus this scenario's extra service (host_vars/)
+    assert set(services) == {"db", "app-blue", "nginx", "redis", "frontend-blue"}, services.keys()
     for name, row in services.items():
         assert row["State"] == "running", (name, row["State"])
         assert row["Health"] == "healthy", (name, row["Health"])
@@ -119,7 +120,7 @@ def test_no_secret_in_docker_inspect_or_ps(host, vault):
         assert secret not in processes, f"{name} appears in ps"
 
 
-@pytest.mark.parametrize("service", ["db", "nginx", "app-blue"])
+@pytest.mark.parametrize("service", ["db", "nginx", "app-blue", "redis", "frontend-blue"])
 def test_every_container_is_confined(host, service):
     cid = host.check_output(
         "docker ps -q --filter label=com.docker.compose.service=%s --filter status=running",
