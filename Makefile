@@ -74,6 +74,10 @@ test-app: setup ## The embedded service: lint, types, tests on SQLite and Postgr
 test-molecule: setup rig ## One Molecule scenario: make test-molecule SCENARIO=docker
 	molecule test -s $(SCENARIO)
 
+.PHONY: test-upgrade
+test-upgrade: setup rig ## The `upgrade` scenario: this version's site.yml over a host the previous one deployed, under load (~12 min)
+	molecule test -s upgrade
+
 .PHONY: test-vm
 test-vm: setup rig ## The `vm` scenario: site.yml on a real Debian 13 VM under QEMU (slow: see README)
 	rig/archives.sh
