@@ -131,7 +131,28 @@ def run(
     for kind in sorted({s["kind"] for s in samples}):
         by_kind[kind] = load.summarize([s for s in samples if s["kind"] == kind], start, end)
         print(f"[{tag}] {kind} during: {by_kind[kind]['during']}")
+    _print_slow_steps(tag, samples, phases, outcome, start, end)
     return Outcome(phases, samples, result["booking_ids"], outcome, start, end, by_kind)
+
+
+def _print_slow_steps(tag: str, samples: list[dict], phases: dict, outcome, start, end) -> None:
+    """Where the p99 goes during the action: the requests slower than 3x the steady p99,
+    counted by the playbook step that was running when each was due (profile_tasks'
+    stamps), slowest steps first. Printed only; the tests assert on failures."""
+    if not isinstance(outcome, playbooks.Run) or not phases["steady"]["requests"]:
+        return
+    limit = 3 * phases["steady"]["p99_ms"] / 1000
+    slow: dict[str, list[float]] = {}
+    for sample in samples:
+        if start <= sample["t"] <= end and float(sample["latency"]) > limit:
+            step = step_at(outcome.stdout, sample["t"] - start)
+            slow.setdefault(step, []).append(float(sample["latency"]))
+    ranked = sorted(slow.items(), key=lambda item: -max(item[1]))
+    for step, latencies in ranked[:8]:
+        print(
+            f"[{tag}] slower than {limit * 1000:.0f} ms: {len(latencies)} requests "
+            f"(max {max(latencies) * 1000:.0f} ms) while '{step}'"
+        )
 
 
 _TASK = re.compile(
