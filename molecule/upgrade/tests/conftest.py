@@ -1,4 +1,6 @@
-"""Fixtures of the upgrade scenario; its tests run in file order, each on the one before."""
+"""Fixtures of the upgrade scenario. Its tests run in file order, each on the one
+before; every test takes testinfra's `host` fixture, because pytest moves tests
+without that (module-scoped, parametrized) fixture after the ones with it."""
 
 import pytest
 

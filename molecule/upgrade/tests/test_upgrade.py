@@ -7,6 +7,9 @@
    the steady load runs through nginx: every request answered 2xx, the database
    container neither recreated nor restarted, the data written before still there.
 3. A second run of this version changes nothing.
+4. Adding an extra service is an inventory change only: the same inventory plus
+   `stack_services` (the rig's stand-in frontend) goes out through site.yml under load.
+5. site.yml with that service's version raised releases that service and nothing else.
 
 Each playbook runs with a clean Ansible environment pointing at one tree's config,
 roles and collection, so the first run cannot pick up this checkout's roles."""
@@ -32,7 +35,7 @@ RATE = 40  # requests per second through nginx (the app's GET and POST in turn)
 STATE: dict[str, object] = {}
 
 
-def _site(tree: Path, tag: str) -> playbooks.Run:
+def _site(tree: Path, tag: str, *extra: str) -> playbooks.Run:
     """`ansible-playbook -v site.yml` of `tree` against the previous version's inventory,
     with only that tree's config, roles and collection (and the vault password and
     the archives' directory from Molecule's environment)."""
@@ -47,7 +50,15 @@ def _site(tree: Path, tag: str) -> playbooks.Run:
     )
     started = time.monotonic()
     done = subprocess.run(
-        [*playbooks.CONTROLLER_NICE, "ansible-playbook", "-v", "-i", str(INVENTORY), "site.yml"],
+        [
+            *playbooks.CONTROLLER_NICE,
+            "ansible-playbook",
+            "-v",
+            "-i",
+            str(INVENTORY),
+            "site.yml",
+            *extra,
+        ],
         cwd=tree,
         env=env,
         capture_output=True,
@@ -140,7 +151,81 @@ def test_this_version_over_it_under_load_fails_no_request(host, https):
     assert STATE["bookings"] <= found, len(STATE["bookings"] - found)
 
 
-def test_a_second_run_of_this_version_changes_nothing():
+def test_a_second_run_of_this_version_changes_nothing(host):
     run = _site(REPO, "rerun")
     assert run.returncode == 0, run.output[-3000:]
     assert " changed=0 " in run.recap, run.recap
+
+
+def _frontend(version: str) -> str:
+    """The extra-vars file that adds the stand-in frontend at /portal/ (an inventory
+    change: the same keys would go into group_vars)."""
+    archives = os.environ["VMSTACK_ARCHIVES"]
+    path = BASELINE / f"frontend-{version}.json"
+    path.write_text(
+        json.dumps(
+            {
+                "stack_services": {
+                    "frontend": {
+                        "image": "vmstack/frontend",
+                        "version": version,
+                        "delivery": "archive",
+                        "archive": f"{archives}/frontend-{{version}}.tar",
+                        "port": 8080,
+                        "healthcheck": ["CMD", "/usr/local/bin/healthcheck"],
+                        "uid": 101,
+                        "routes": [{"path": "/portal/"}],
+                        "memory": "64m",
+                    }
+                }
+            }
+        )
+    )
+    return f"@{path}"
+
+
+def _app_slot(host) -> tuple[str, str]:
+    live = json.loads(host.file("/opt/vmstack/release.json").content_string)["active"]
+    state = _inspect(host, f"vmstack-app-{live}-1")
+    return state["Id"], state["State"]["StartedAt"]
+
+
+def test_adding_a_service_to_the_inventory_goes_out_under_load(host, https):
+    admin_password = vaults.read(INVENTORY)["vault_app_admin_password"]
+    db = _inspect(host, "vmstack-db-1")["Id"]
+    run = underload.run(
+        INSTANCE,
+        "add-frontend",
+        admin_password,
+        lambda: _site(REPO, "add-frontend", "-e", _frontend("1.0.0")),
+        RATE,
+    )
+    assert run.outcome.returncode == 0, run.outcome.output[-3000:]
+    underload.assert_no_failed_requests(run)
+    status, body = https.call("GET", "/portal/version.json")
+    assert (status, body) == (200, {"service": "frontend", "version": "1.0.0"})
+    assert _inspect(host, "vmstack-db-1")["Id"] == db
+
+
+def test_site_releases_only_the_service_that_changed(host, https):
+    admin_password = vaults.read(INVENTORY)["vault_app_admin_password"]
+    app = _app_slot(host)
+    db = _inspect(host, "vmstack-db-1")["Id"]
+    run = underload.run(
+        INSTANCE,
+        "site-frontend-1.1.0",
+        admin_password,
+        lambda: _site(REPO, "site-frontend-1.1.0", "-e", _frontend("1.1.0")),
+        RATE,
+        also_get=("/portal/version.json",),
+    )
+    assert run.outcome.returncode == 0, run.outcome.output[-3000:]
+    underload.assert_no_failed_requests(run)
+    served = [s["served"] for s in sorted(run.of("get /portal/version.json"), key=lambda s: s["t"])]
+    assert served[0] == "1.0.0"
+    assert served[-1] == "1.1.0"
+    status, body = https.call("GET", "/portal/version.json")
+    assert (status, body) == (200, {"service": "frontend", "version": "1.1.0"})
+    # the app and the database were not released, recreated or restarted
+    assert _app_slot(host) == app
+    assert _inspect(host, "vmstack-db-1")["Id"] == db
