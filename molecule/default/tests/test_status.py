@@ -83,8 +83,13 @@ def test_the_status_file_matches_the_host(host):
         assert container["state"] == state, container
     # The live release, as the app role recorded it.
     release = json.loads(host.file(f"{PROJECT}/release.json").content_string)
-    (service,) = status["services"]
-    assert service["name"] == "app"
+    services = {s["name"]: s for s in status["services"]}
+    # the app and this scenario's extra service (host_vars/: the stand-in frontend)
+    assert set(services) == {"app", "frontend"}, services.keys()
+    frontend = json.loads(host.file(f"{PROJECT}/release-frontend.json").content_string)
+    assert services["frontend"]["slot"] == frontend["active"]
+    assert services["frontend"]["version"] == frontend["slots"][frontend["active"]]["version"]
+    service = services["app"]
     assert service["version"] == release["version"]
     assert service["slot"] == release["active"]
     assert service["image_id"].startswith("sha256:")
