@@ -142,10 +142,11 @@ def _print_slow_steps(tag: str, samples: list[dict], phases: dict, outcome, star
     if not isinstance(outcome, playbooks.Run) or not phases["steady"]["requests"]:
         return
     limit = 3 * phases["steady"]["p99_ms"] / 1000
+    starts = task_starts(outcome.stdout)  # parsed once, asked for every slow request
     slow: dict[str, list[float]] = {}
     for sample in samples:
         if start <= sample["t"] <= end and float(sample["latency"]) > limit:
-            step = step_at(outcome.stdout, sample["t"] - start)
+            step = step_at(starts, sample["t"] - start)
             slow.setdefault(step, []).append(float(sample["latency"]))
     ranked = sorted(slow.items(), key=lambda item: -max(item[1]))
     for step, latencies in ranked[:8]:
@@ -160,15 +161,24 @@ _TASK = re.compile(
 )
 
 
-def step_at(output: str, offset: float) -> str:
-    """The playbook task that was running `offset` seconds after the action started
-    (from profile_tasks' stamps)."""
+def task_starts(output: str) -> list[tuple[float, str]]:
+    """(seconds after the play began, task name) of every task, from profile_tasks'
+    stamps, in the order they ran."""
+    return [
+        (int(match["h"]) * 3600 + int(match["m"]) * 60 + float(match["s"]), match["name"])
+        for match in _TASK.finditer(output)
+    ]
+
+
+def step_at(output: str | list[tuple[float, str]], offset: float) -> str:
+    """The playbook task that was running `offset` seconds after the action started.
+    `output` is the playbook's output, or its task_starts() when asked many times."""
+    starts = task_starts(output) if isinstance(output, str) else output
     step = "before the first task"
-    for match in _TASK.finditer(output):
-        begun = int(match["h"]) * 3600 + int(match["m"]) * 60 + float(match["s"])
+    for begun, name in starts:
         if begun > offset:
             break
-        step = match["name"]
+        step = name
     return step
 
 
