@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
 # `make test`: every phase in order, each timed; stops at the first failure and
 # prints the timings either way. Usage: scripts/test.sh [molecule scenario...]
+#
+# The scenarios named in VMSTACK_TEST_BESIDE (default: acme) start in the background
+# when the Molecule phases begin and run beside the others; their output is kept in
+# .cache/test-logs/ and printed, whole, when they end. A Molecule run is one Ansible
+# pipeline against one instance (controller, `docker exec`, the instance's module:
+# about one core at a time), so on two cores two of them run side by side at nearly
+# full speed. acme (about 6 min) is over long before default's load tests start
+# (default's converge and check alone take about 7 min). VMSTACK_TEST_BESIDE= runs
+# every scenario in order.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
 scenarios=("$@")
 [[ ${#scenarios[@]} -gt 0 ]] || scenarios=(docker default acme)
+read -r -a beside <<<"${VMSTACK_TEST_BESIDE-acme}"
+LOGS=.cache/test-logs
 
 declare -a names=() times=() results=()
 overall_start=${SECONDS}
@@ -22,6 +33,43 @@ phase() {
   return "${rc}"
 }
 
+# A phase in the background: started now, its result taken by wait_beside.
+declare -A bg_pid=() bg_start=()
+start_beside() {
+  local name="$1"; shift
+  mkdir -p "${LOGS}"
+  printf '\n==> [%s] %s (beside the next phases; output in %s/%s.log)\n' \
+    "${name}" "$*" "${LOGS}" "${name//:/-}"
+  # its own process group, so that an interrupted `make test` can stop it
+  setsid "$@" >"${LOGS}/${name//:/-}.log" 2>&1 </dev/null &
+  bg_pid[${name}]=$!
+  bg_start[${name}]=${SECONDS}
+}
+
+wait_beside() {
+  local name rc
+  for name in "${!bg_pid[@]}"; do
+    wait "${bg_pid[${name}]}"
+    rc=$?
+    printf '\n==> [%s] ended after %ss (rc=%s); its output:\n' \
+      "${name}" "$((SECONDS - bg_start[${name}]))" "${rc}"
+    cat "${LOGS}/${name//:/-}.log"
+    names+=("${name} (beside)"); times+=("$((SECONDS - bg_start[${name}]))")
+    if [[ ${rc} -eq 0 ]]; then results+=("ok"); else results+=("FAILED (rc=${rc})"); failed="${failed:-${name}}"; fi
+    unset "bg_pid[${name}]"
+  done
+  [[ -z "${failed}" ]]
+}
+
+# shellcheck disable=SC2317 # run by the EXIT trap
+stop_beside() {
+  local name
+  for name in "${!bg_pid[@]}"; do
+    kill -- "-${bg_pid[${name}]}" 2>/dev/null || :
+    echo "make test: stopped ${name}; remove its instance: .venv/bin/molecule destroy -s ${name#molecule:}" >&2
+  done
+}
+
 # shellcheck disable=SC2317 # run by the EXIT trap
 summary() {
   printf '\n==> make test: phase timings\n'
@@ -31,7 +79,8 @@ summary() {
   done
   printf '  %-28s %5ss\n' "total" "$((SECONDS - overall_start))"
 }
-trap summary EXIT
+trap 'stop_beside; summary' EXIT
+trap 'exit 130' INT TERM
 
 run_all() {
   phase setup make --no-print-directory setup || return 1
@@ -44,10 +93,20 @@ run_all() {
   phase unit make --no-print-directory test-unit || return 1
   phase app make --no-print-directory test-app || return 1
   phase ui scripts/test-ui.sh || return 1
-  local s
+  local s b ordered=()
   for s in "${scenarios[@]}"; do
-    phase "molecule:${s}" .venv/bin/molecule test -s "${s}" || return 1
+    for b in "${beside[@]}"; do
+      if [[ ${s} == "${b}" && ${#scenarios[@]} -gt 1 ]]; then
+        start_beside "molecule:${s}" .venv/bin/molecule test -s "${s}"
+        continue 2
+      fi
+    done
+    ordered+=("${s}")
   done
+  for s in "${ordered[@]}"; do
+    phase "molecule:${s}" .venv/bin/molecule test -s "${s}" || { wait_beside; return 1; }
+  done
+  wait_beside || return 1
 }
 
 export PATH="${PWD}/.venv/bin:${PATH}" NO_COLOR=1 PY_COLORS=0 ANSIBLE_FORCE_COLOR=false

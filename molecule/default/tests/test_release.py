@@ -126,7 +126,7 @@ def test_broken_v3_never_takes_traffic(host, https, vault):
     phases, raw, start, _ = _under_load(
         "v3",
         vault["vault_app_admin_password"],
-        lambda: _playbook("deploy.yml", "-e", "app_version=0.3.0", "-e", "app_ready_timeout=30"),
+        lambda: _playbook("deploy.yml", "-e", "app_version=0.3.0", "-e", "app_ready_timeout=20"),
     )
     run = raw.outcome
     output = run.stdout + run.stderr
