@@ -40,21 +40,26 @@ start_beside() {
   mkdir -p "${LOGS}"
   printf '\n==> [%s] %s (beside the next phases; output in %s/%s.log)\n' \
     "${name}" "$*" "${LOGS}" "${name//:/-}"
-  # its own process group, so that an interrupted `make test` can stop it
-  setsid "$@" >"${LOGS}/${name//:/-}.log" 2>&1 </dev/null &
+  rm -f "${LOGS}/${name//:/-}.seconds"
+  # its own process group, so that an interrupted `make test` can stop it; it writes
+  # its own duration when it ends (the wait for it may come much later)
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  setsid bash -c 'start=${SECONDS}; "$@"; rc=$?; echo "$((SECONDS - start))" >"${0}"; exit "${rc}"' \
+    "${LOGS}/${name//:/-}.seconds" "$@" >"${LOGS}/${name//:/-}.log" 2>&1 </dev/null &
   bg_pid[${name}]=$!
   bg_start[${name}]=${SECONDS}
 }
 
 wait_beside() {
-  local name rc
+  local name rc took
   for name in "${!bg_pid[@]}"; do
     wait "${bg_pid[${name}]}"
     rc=$?
-    printf '\n==> [%s] ended after %ss (rc=%s); its output:\n' \
-      "${name}" "$((SECONDS - bg_start[${name}]))" "${rc}"
+    took=$(cat "${LOGS}/${name//:/-}.seconds" 2>/dev/null || echo "$((SECONDS - bg_start[${name}]))")
+    printf '\n==> [%s] took %ss, ended %ss before this wait (rc=%s); its output:\n' \
+      "${name}" "${took}" "$((SECONDS - bg_start[${name}] - took))" "${rc}"
     cat "${LOGS}/${name//:/-}.log"
-    names+=("${name} (beside)"); times+=("$((SECONDS - bg_start[${name}]))")
+    names+=("${name} (beside)"); times+=("${took}")
     if [[ ${rc} -eq 0 ]]; then results+=("ok"); else results+=("FAILED (rc=${rc})"); failed="${failed:-${name}}"; fi
     unset "bg_pid[${name}]"
   done
