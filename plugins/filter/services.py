@@ -34,6 +34,7 @@ FIRST_HOST = 20
 MAX_SERVICES = (254 - FIRST_HOST) // 2
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
 RESERVED = ("app", "db", "redis", "nginx", "migrate")
+_SLOT_SUFFIXES = ("-blue", "-green", "-migrate")
 # Exact locations the embedded app always answers (health, release verification, metrics).
 APP_EXACT = ("/healthz", "/readyz", "/version", "/metrics")
 # Prefix locations the app holds when it serves `/` (today's site config).
@@ -165,9 +166,7 @@ def service_problems(
                 f"{var}: the name must be lower-case letters, digits and -, starting with a letter"
                 " (at most 30 characters)."
             )
-        if name in RESERVED or (
-            isinstance(name, str) and any(name.endswith(s) for s in ("-blue", "-green", "-migrate"))
-        ):
+        if name in RESERVED or (isinstance(name, str) and name.endswith(_SLOT_SUFFIXES)):
             problems.append(
                 f"{var}: the name is taken ({', '.join(RESERVED)} and names ending in"
                 " -blue, -green or -migrate are the stack's own)."
@@ -260,6 +259,41 @@ def service_stale_files(
     return sorted(gone)
 
 
+def service_retired_files(
+    paths: list | None, services: dict | None, form: str = "{}.env"
+) -> list[str]:
+    """The paths, among `paths`, of files that belong to an extra service the model no
+    longer declares: a file name of the form `form` ({} stands for the service's name,
+    e.g. "{}.env" in the project directory, "release-{}.json" beside the release file,
+    "vmstack-upstream-{}.inc" in nginx's conf.d) whose name could be a service's (NAME,
+    none of the stack's own) and is not a key of `services`."""
+    prefix, _, suffix = form.partition("{}")
+    gone = []
+    for path in paths or []:
+        base = str(path).rsplit("/", 1)[-1]
+        if len(base) <= len(prefix) + len(suffix):
+            continue
+        if not (base.startswith(prefix) and base.endswith(suffix)):
+            continue
+        name = base[len(prefix) : len(base) - len(suffix)]
+        if not NAME.match(name) or name in RESERVED or name.endswith(_SLOT_SUFFIXES):
+            continue
+        if name not in (services or {}):
+            gone.append(str(path))
+    return sorted(gone)
+
+
+def service_retired(paths: list | None, services: dict | None, form: str = "{}.env") -> list[str]:
+    """The names of the extra services those files (service_retired_files) belong to."""
+    prefix, _, suffix = form.partition("{}")
+    return sorted(
+        {
+            p.rsplit("/", 1)[-1][len(prefix) : len(p.rsplit("/", 1)[-1]) - len(suffix)]
+            for p in service_retired_files(paths, services, form)
+        }
+    )
+
+
 def service_wanted(services: dict | None, service: str = "", version: str = "") -> dict[str, dict]:
     """What each service should run: {image, version, archive}; `version` overrides the
     model's for `service` (deploy.yml -e vmstack_service=<name> -e vmstack_version=<v>)."""
@@ -347,4 +381,6 @@ class FilterModule:
             "service_compose_images": compose_images,
             "service_secret_items": service_secret_items,
             "service_stale_files": service_stale_files,
+            "service_retired_files": service_retired_files,
+            "service_retired": service_retired,
         }

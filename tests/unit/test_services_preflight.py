@@ -194,3 +194,29 @@ def test_secret_files_the_model_no_longer_lists_are_found():
         {"path": "/s/web-blue", "owner": 101},
         {"path": "/s/web-green", "owner": 101},
     ]
+
+
+def test_files_of_services_that_left_the_model_are_found():
+    found = [
+        "/opt/vmstack/web.env",  # declared: kept
+        "/opt/vmstack/portal.env",  # left the model
+        "/opt/vmstack/db.env",  # the stack's own (an earlier version's settings file)
+        "/opt/vmstack/app-blue.env",  # a slot name, never a service's
+        "/opt/vmstack/Notes.env",  # not a service name
+        "/opt/vmstack/.env",  # the app's settings
+        "/opt/vmstack/portal.env.bak",
+    ]
+    services = {"web": {}}
+    assert f.service_retired_files(found, services) == ["/opt/vmstack/portal.env"]
+    assert f.service_retired(found, services) == ["portal"]
+    assert f.service_retired(found, {}) == ["portal", "web"]
+    releases = ["/o/release-portal.json", "/o/releases-portal.json", "/o/release.json"]
+    assert f.service_retired_files(releases, services, "release-{}.json") == [
+        "/o/release-portal.json"
+    ]
+    assert f.service_retired_files(releases, services, "releases-{}.json") == [
+        "/o/releases-portal.json"
+    ]
+    upstreams = ["/n/vmstack-upstream.inc", "/n/vmstack-upstream-portal.inc"]
+    assert f.service_retired(upstreams, services, "vmstack-upstream-{}.inc") == ["portal"]
+    assert f.service_retired(None, services) == []
