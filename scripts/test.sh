@@ -10,6 +10,12 @@
 # cost. docker (about 2 min) and acme (about 7 min) are over long before default's load
 # tests start (default's converge and check alone take about 8 min).
 # VMSTACK_TEST_BESIDE= runs every scenario in order.
+#
+# Each Molecule run first installs this checkout as a collection into
+# ~/.ansible/collections (its "prerun", with --force) and then plays from there, so
+# runs that share a HOME would rewrite each other's roles mid-play (two that started
+# together failed in the install itself). A scenario beside the others therefore gets
+# its own HOME, .cache/test-home/<scenario> (its collection copy, its Molecule state).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
@@ -34,17 +40,20 @@ phase() {
 }
 
 # A phase in the background: started now, its result taken by wait_beside.
-declare -A bg_pid=() bg_start=()
+declare -A bg_pid=() bg_start=() bg_home=()
 start_beside() {
   local name="$1"; shift
   mkdir -p "${LOGS}"
   printf '\n==> [%s] %s (beside the next phases; output in %s/%s.log)\n' \
     "${name}" "$*" "${LOGS}" "${name//:/-}"
   rm -f "${LOGS}/${name//:/-}.seconds"
+  local home="${PWD}/.cache/test-home/${name#molecule:}"
+  mkdir -p "${home}"
+  bg_home[${name}]=${home}
   # its own process group, so that an interrupted `make test` can stop it; it writes
   # its own duration when it ends (the wait for it may come much later)
   # shellcheck disable=SC2016 # expanded by the inner bash
-  setsid bash -c 'start=${SECONDS}; "$@"; rc=$?; echo "$((SECONDS - start))" >"${0}"; exit "${rc}"' \
+  HOME="${home}" setsid bash -c 'start=${SECONDS}; "$@"; rc=$?; echo "$((SECONDS - start))" >"${0}"; exit "${rc}"' \
     "${LOGS}/${name//:/-}.seconds" "$@" >"${LOGS}/${name//:/-}.log" 2>&1 </dev/null &
   bg_pid[${name}]=$!
   bg_start[${name}]=${SECONDS}
@@ -71,7 +80,8 @@ stop_beside() {
   local name
   for name in "${!bg_pid[@]}"; do
     kill -- "-${bg_pid[${name}]}" 2>/dev/null || :
-    echo "make test: stopped ${name}; remove its instance: .venv/bin/molecule destroy -s ${name#molecule:}" >&2
+    echo "make test: stopped ${name}; remove its instance:" \
+      "HOME=${bg_home[${name}]} .venv/bin/molecule destroy -s ${name#molecule:}" >&2
   done
 }
 
