@@ -13,7 +13,6 @@ from vmstack_testlib.fixtures import (  # noqa: F401 - pytest finds fixtures by 
 RUN_LAST = "test_data_survives_a_rerun_and_no_secret_is_printed"
 RELEASE_STORY = "test_release.py"
 SERVICES_STORY = "test_services.py"
-RETIRE = "test_retire.py"
 
 
 def pytest_collection_modifyitems(items):
@@ -27,12 +26,9 @@ def pytest_collection_modifyitems(items):
     instead of creating its own (that saved a create, prepare and converge: ~6 min).
     The services story (test_services.py: the frontend released under load, then rolled
     back) comes right before the backup round trip, so the restore and the re-run's
-    changed=0 cover a stack whose extra service has been released and rolled back.
-    Removing that service from the inventory (test_retire.py) comes after everything,
-    the release story included: nothing after it has the frontend."""
+    changed=0 cover a stack whose extra service has been released and rolled back."""
     items.sort(
         key=lambda item: (
-            item.fspath.basename == RETIRE,
             item.fspath.basename == RELEASE_STORY,
             # item.name carries testinfra's host id, e.g. "...[ansible://vmstack-default]"
             getattr(item, "originalname", item.name) == RUN_LAST,
