@@ -259,39 +259,34 @@ def service_stale_files(
     return sorted(gone)
 
 
+def _retired_name(path: object, services: dict | None, form: str) -> str | None:
+    """The service name in file `path` of the form `form` ({} stands for the name) when
+    that name could be a service's (NAME, none of the stack's own) and is not a key of
+    `services`; otherwise None."""
+    prefix, _, suffix = form.partition("{}")
+    base = str(path).rsplit("/", 1)[-1]
+    if len(base) <= len(prefix) + len(suffix):
+        return None
+    if not (base.startswith(prefix) and base.endswith(suffix)):
+        return None
+    name = base[len(prefix) : len(base) - len(suffix)]
+    if not NAME.match(name) or name in RESERVED or name.endswith(_SLOT_SUFFIXES):
+        return None
+    return None if name in (services or {}) else name
+
+
 def service_retired_files(
     paths: list | None, services: dict | None, form: str = "{}.env"
 ) -> list[str]:
     """The paths, among `paths`, of files that belong to an extra service the model no
-    longer declares: a file name of the form `form` ({} stands for the service's name,
-    e.g. "{}.env" in the project directory, "release-{}.json" beside the release file,
-    "vmstack-upstream-{}.inc" in nginx's conf.d) whose name could be a service's (NAME,
-    none of the stack's own) and is not a key of `services`."""
-    prefix, _, suffix = form.partition("{}")
-    gone = []
-    for path in paths or []:
-        base = str(path).rsplit("/", 1)[-1]
-        if len(base) <= len(prefix) + len(suffix):
-            continue
-        if not (base.startswith(prefix) and base.endswith(suffix)):
-            continue
-        name = base[len(prefix) : len(base) - len(suffix)]
-        if not NAME.match(name) or name in RESERVED or name.endswith(_SLOT_SUFFIXES):
-            continue
-        if name not in (services or {}):
-            gone.append(str(path))
-    return sorted(gone)
+    longer declares (_retired_name): e.g. "{}.env" in the project directory,
+    "release-{}.json" beside the release file, "vmstack-upstream-{}.inc" in nginx's conf.d."""
+    return sorted(str(p) for p in paths or [] if _retired_name(p, services, form))
 
 
 def service_retired(paths: list | None, services: dict | None, form: str = "{}.env") -> list[str]:
     """The names of the extra services those files (service_retired_files) belong to."""
-    prefix, _, suffix = form.partition("{}")
-    return sorted(
-        {
-            p.rsplit("/", 1)[-1][len(prefix) : len(p.rsplit("/", 1)[-1]) - len(suffix)]
-            for p in service_retired_files(paths, services, form)
-        }
-    )
+    return sorted({n for p in paths or [] if (n := _retired_name(p, services, form))})
 
 
 def service_wanted(services: dict | None, service: str = "", version: str = "") -> dict[str, dict]:
