@@ -6,11 +6,19 @@
 #                                 test ports forwarded on 127.0.0.1 only; waits for SSH
 #                                 and writes STATE_DIR/vm.env
 #   rig/vm/vm.sh wait STATE_DIR   wait until SSH answers again (after a reboot)
-#   rig/vm/vm.sh down STATE_DIR   kill qemu (by its pidfile) and delete the overlay
+#   rig/vm/vm.sh down STATE_DIR   stop the supervisor and qemu (by their pidfiles), delete the overlay
 #   rig/vm/vm.sh accel            print the accelerator the VM would use (tcg|kvm)
 #
 # Environment: VMSTACK_VM_USER (vmadmin), VMSTACK_VM_MEMORY (4096), VMSTACK_VM_CPUS (2),
 # VMSTACK_VM_ACCEL (auto|tcg|kvm), VMSTACK_VM_BOOT_TIMEOUT (600 s).
+#
+# A guest reboot is a cold boot. Under TCG with two vCPUs, QEMU's warm reset (a guest
+# `systemctl reboot`) left a guest whose kernel panicked 3 s into the next boot ("Oops:
+# int3" in sched_clock_cpu, the boot's first live code patching), in both reboots tried
+# (2026-12-03 and 12-07), while every cold start booted. So qemu runs with -no-reboot
+# under a supervisor (STATE_DIR/supervisor.pid) that starts it again when the guest
+# asked for a restart, and lets it stay down after a power-off, a kill or a panic
+# (panic=10: the kernel's reboot after a panic ends qemu, and `wait` reports it).
 set -euo pipefail
 # shellcheck source=rig/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -75,13 +83,43 @@ ssh_args() {
     -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR "${VM_USER}@127.0.0.1"
 }
 
+# The supervisor is alive (it restarts qemu after a guest reboot).
+running() {
+  local dir="$1"
+  [[ -f "${dir}/supervisor.pid" ]] && kill -0 "$(cat "${dir}/supervisor.pid")" 2>/dev/null
+}
+
+# The kernel prints this line (on ttyS0) when the guest asks for a restart.
+restarts() {
+  grep -ac 'reboot: Restarting system' "$1/serial.log" || true
+}
+
+# Runs qemu in the foreground until the guest powers off or qemu is killed; starts
+# it again each time the guest rebooted. Started by `up` in its own session.
+supervise() {
+  local dir="$1" before rc
+  shift
+  while :; do
+    before="$(restarts "${dir}")"
+    rc=0
+    "$@" || rc=$?
+    if (( $(restarts "${dir}") > before )); then
+      log "the guest rebooted: starting qemu again (a cold boot)"
+      continue
+    fi
+    log "qemu ended (exit ${rc}) without a guest reboot: not restarting"
+    rm -f "${dir}/qemu.pid" "${dir}/supervisor.pid"
+    return 0
+  done
+}
+
 wait_ssh() {
   local dir="$1" t0=${SECONDS} args
   mapfile -t args < <(ssh_args "${dir}")
   until ssh "${args[@]}" true 2>/dev/null; do
-    if [[ -f "${dir}/qemu.pid" ]] && ! kill -0 "$(cat "${dir}/qemu.pid")" 2>/dev/null; then
+    if ! running "${dir}"; then
       tail -30 "${dir}/serial.log" >&2 || true
-      die "qemu exited; serial log: ${dir}/serial.log"
+      die "qemu exited and was not restarted; serial log: ${dir}/serial.log"
     fi
     (( SECONDS - t0 < VM_BOOT_TIMEOUT )) || { tail -30 "${dir}/serial.log" >&2; die "no SSH after ${VM_BOOT_TIMEOUT} s"; }
     sleep 2
@@ -93,8 +131,8 @@ up() {
   local dir="$1" image accel ports fwd="" i t0=${SECONDS}
   mkdir -p "${dir}"
   dir="$(cd "${dir}" && pwd)"
-  if [[ -f "${dir}/qemu.pid" ]] && kill -0 "$(cat "${dir}/qemu.pid")" 2>/dev/null; then
-    log "VM is running (pid $(cat "${dir}/qemu.pid")); reusing it"
+  if running "${dir}"; then
+    log "VM is running (supervisor pid $(cat "${dir}/supervisor.pid")); reusing it"
     wait_ssh "${dir}"
     return 0
   fi
@@ -122,22 +160,34 @@ ENV
   [[ "${accel}" == kvm ]] && accel_args=(-accel kvm -cpu host)
   log "booting vmstack-vm (${accel}, ${VM_CPUS} CPUs, ${VM_MEMORY} MiB; ssh on 127.0.0.1:${ports[0]})"
   : >"${dir}/serial.log"
-  qemu-system-x86_64 -name "vmstack-vm,process=vmstack-vm" "${accel_args[@]}" -machine q35 \
+  # The serial log is appended to across the supervisor's restarts (the history of
+  # every boot); -no-reboot makes a guest reboot end qemu, and the supervisor starts
+  # it again.
+  setsid "${RIG_DIR}/vm/vm.sh" supervise "${dir}" \
+    qemu-system-x86_64 -name "vmstack-vm,process=vmstack-vm" "${accel_args[@]}" -machine q35 \
     -m "${VM_MEMORY}" -smp "${VM_CPUS}" \
     -kernel "${image}/vmlinuz" -initrd "${image}/initrd.img" \
-    -append 'root=/dev/vda rw console=ttyS0 net.ifnames=0 systemd.firstboot=off' \
+    -append 'root=/dev/vda rw console=ttyS0 net.ifnames=0 systemd.firstboot=off panic=10' \
     -drive "file=${dir}/vmstack-vm-overlay.qcow2,if=virtio,format=qcow2" \
     -netdev "user,id=n0${fwd}" -device virtio-net-pci,netdev=n0 \
     -fw_cfg "name=opt/vmstack/user,string=${VM_USER}" \
     -fw_cfg "name=opt/vmstack/authorized_keys,file=${dir}/id_ed25519.pub" \
-    -display none -serial "file:${dir}/serial.log" \
-    -pidfile "${dir}/qemu.pid" -daemonize
+    -display none -chardev "file,id=serial0,path=${dir}/serial.log,append=on" -serial chardev:serial0 \
+    -no-reboot -pidfile "${dir}/qemu.pid" \
+    </dev/null >>"${dir}/supervisor.log" 2>&1 &
+  printf '%s\n' "$!" >"${dir}/supervisor.pid"
   wait_ssh "${dir}"
   printf 'VM_BOOT_SECONDS=%s\n' "$((SECONDS - t0))" >>"${dir}/vm.env"
 }
 
 down() {
   local dir="$1" pid
+  # The supervisor first, so that it does not start qemu again.
+  if [[ -f "${dir}/supervisor.pid" ]]; then
+    pid="$(cat "${dir}/supervisor.pid")"
+    kill "${pid}" 2>/dev/null || true
+    rm -f "${dir}/supervisor.pid"
+  fi
   if [[ -f "${dir}/qemu.pid" ]]; then
     pid="$(cat "${dir}/qemu.pid")"
     if kill -0 "${pid}" 2>/dev/null; then
@@ -156,6 +206,7 @@ case "${1:-}" in
   up) up "${2:?state dir}" ;;
   wait) wait_ssh "${2:?state dir}" ;;
   down) down "${2:?state dir}" ;;
+  supervise) supervise "${2:?state dir}" "${@:3}" ;;
   accel) ensure_qemu; probe_accel "$("${RIG_DIR}/vm/image.sh")" ;;
   *) die "usage: rig/vm/vm.sh up|wait|down STATE_DIR | accel" ;;
 esac
